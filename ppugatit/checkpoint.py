@@ -1,0 +1,70 @@
+"""Checkpoints and weight files: atomic writes, rotation, and loads with one-line errors."""
+from __future__ import annotations
+
+import glob
+import os
+import re
+from typing import Any
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from ppugatit.errors import CheckpointError
+from ppugatit.utils import atomic_write
+
+
+def save(obj: Any, path: str) -> None:
+    """``paddle.save`` to a temporary file, then rename: an interrupted save leaves the old file."""
+    atomic_write(path, lambda tmp: paddle.save(obj, tmp))
+
+
+def load(path: str) -> Any:
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: file not found")
+    try:
+        return paddle.load(path)
+    except Exception as e:  # paddle raises many types for a damaged file
+        raise CheckpointError(f"{path}: cannot be read as a Paddle file "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})") from None
+
+
+def load_network_state(net: nn.Layer, state: dict, source: str) -> None:
+    """Load a state dict, refusing any missing, unexpected or mis-shaped tensor by name."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        what = (f"lacks '{missing[0]}'" if missing else f"has an unexpected '{unexpected[0]}'")
+        raise CheckpointError(
+            f"{source} {what} ({len(missing)} missing, {len(unexpected)} unexpected); "
+            f"it was saved for another architecture or model")
+    for k, v in own.items():
+        shape = list(np.shape(state[k]))
+        if shape != list(v.shape):
+            raise CheckpointError(
+                f"{source}: '{k}' has shape {shape} in the file but {list(v.shape)} in this "
+                f"model; set model.light/ch/n_res/img_size as when it was trained")
+    net.set_state_dict({k: paddle.to_tensor(np.asarray(state[k])) if not isinstance(
+        state[k], paddle.Tensor) else state[k] for k in own})
+
+
+_CKPT = re.compile(r"iter_(\d+)\.pdckpt$")
+
+
+def checkpoint_paths(folder: str) -> list[tuple[int, str]]:
+    """``(iteration, path)`` of every periodic checkpoint in ``folder``, oldest first."""
+    found = []
+    for path in glob.glob(os.path.join(folder, "iter_*.pdckpt")):
+        m = _CKPT.search(path)
+        if m:
+            found.append((int(m.group(1)), path))
+    return sorted(found)
+
+
+def rotate(folder: str, keep: int) -> None:
+    """Keep the newest ``keep`` periodic checkpoints (``latest`` is separate and always kept)."""
+    if keep <= 0:
+        return
+    for _, path in checkpoint_paths(folder)[:-keep]:
+        os.remove(path)

@@ -1,0 +1,223 @@
+"""YAML configs with ``-o key=value`` overrides, checked against the defaults of each model.
+
+The valid keys and their types are those of :data:`COMMON` plus the chosen model's
+``DEFAULTS``; anything else is refused with the nearest valid key suggested.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from typing import Any, Iterable
+
+import yaml
+
+from ppugatit.errors import ConfigError
+
+
+class AttrDict(dict):
+    """A dict whose keys read as attributes (``cfg.model.ch``)."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError as e:
+            raise AttributeError(key) from e
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __deepcopy__(self, memo: dict) -> "AttrDict":
+        return AttrDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+
+COMMON: dict = {
+    "output_dir": "output/ugatit",
+    "model": {"name": "ugatit"},
+    "dataset": {
+        "root": "data/selfie2anime",
+        "demo": False,       # generate the built-in demo set at ``root`` when it is missing
+        "num_workers": 2,
+        "flip": True,
+    },
+    "optimizer": {
+        "lr": 1e-4,
+        "beta1": 0.5,
+        "beta2": 0.999,
+        "weight_decay": 1e-4,
+        "decay_flag": True,  # linear decay to 0 over the second half, as the official trainer
+    },
+    "train": {
+        "iterations": 1000000,
+        "batch_size": 1,
+        "seed": 0,
+        "log_interval": 100,
+        "sample_interval": 1000,
+        "sample_num": 4,
+        "save_interval": 10000,
+        "keep_checkpoints": 3,
+        "amp": False,
+        "amp_dtype": "float16",
+        "eval_interval": 0,
+        "eval_num_images": 100,
+        "inception_weights": None,
+    },
+}
+
+# Keys whose value may be null as well as their default's type.
+NULLABLE = {"train.inception_weights"}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` as a string; this loader reads it as the float users mean."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text):
+    return yaml.load(text, Loader=_Loader)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = prefix + k
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _merge(base: dict, update: dict) -> dict:
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def _to_attr(d: Any) -> Any:
+    if isinstance(d, dict):
+        return AttrDict({k: _to_attr(v) for k, v in d.items()})
+    return d
+
+
+def _nearest(key: str, valid: Iterable[str]) -> str:
+    valid = list(valid)
+    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.0)
+    leaf = difflib.get_close_matches(key.split(".")[-1], [v.split(".")[-1] for v in valid], n=1)
+    if leaf:
+        candidates = [v for v in valid if v.split(".")[-1] == leaf[0]]
+        if candidates:
+            return difflib.get_close_matches(key, candidates, n=1, cutoff=0.0)[0]
+    return match[0] if match else ""
+
+
+def _check_type(key: str, value: Any, default: Any, origin: str) -> Any:
+    if value is None and (default is None or key in NULLABLE):
+        return None
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(value, type(default)):
+        return value
+    raise ConfigError(f"{origin}: '{key}' must be {type(default).__name__} "
+                      f"(like {default!r}), got {type(value).__name__} {value!r}")
+
+
+def parse_overrides(items: Iterable[str]) -> dict:
+    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a.b": 1, "c": [1, 2]}``; values are parsed as YAML."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like key=value (e.g. model.light=true)")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        try:
+            out[key] = load_yaml(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
+
+
+def model_defaults(name: str) -> dict:
+    from ppugatit.models import MODELS
+    if name not in MODELS:
+        near = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.0)
+        raise ConfigError(f"model.name '{name}' is unknown; choose one of {sorted(MODELS)}"
+                          + (f" (did you mean '{near[0]}'?)" if near else ""))
+    return MODELS[name].DEFAULTS
+
+
+def build_config(path: str | None = None, overrides: Iterable[str] | dict = ()) -> AttrDict:
+    """Defaults, then the YAML file, then the overrides; every key and type checked."""
+    user: dict = {}
+    if path is not None:
+        if not os.path.isfile(path):
+            raise ConfigError(f"config file '{path}' not found; configs live in configs/*.yaml")
+        with open(path, encoding="utf-8") as f:
+            try:
+                user = load_yaml(f) or {}
+            except yaml.YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                where = f" line {mark.line + 1}" if mark is not None else ""
+                raise ConfigError(f"{path}:{where} is not valid YAML: "
+                                  f"{getattr(e, 'problem', e)}") from None
+        if not isinstance(user, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    flat_over = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+
+    name = flat_over.get("model.name", (user.get("model") or {}).get("name", "ugatit"))
+    defaults = _merge(copy.deepcopy(COMMON), copy.deepcopy(model_defaults(name)))
+    valid = _flatten(defaults)
+
+    origin = path or "config"
+    flat_user = _flatten(user)
+    for source, items in ((origin, flat_user), ("-o", flat_over)):
+        for key, value in items.items():
+            if key not in valid:
+                near = _nearest(key, valid)
+                hint = f"; did you mean '{near}'?" if near else ""
+                raise ConfigError(f"{source}: unknown key '{key}'{hint}")
+            valid[key] = _check_type(key, value, _flatten(defaults)[key], source)
+
+    cfg: dict = {}
+    for key, value in valid.items():
+        node = cfg
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return _to_attr(cfg)
+
+
+def save_config(cfg: dict, path: str) -> None:
+    """Write the final config (atomically) so a run can be reproduced from its output folder."""
+    from ppugatit.utils import atomic_write_text
+
+    def plain(d: Any) -> Any:
+        return {k: plain(v) for k, v in d.items()} if isinstance(d, dict) else d
+
+    atomic_write_text(path, yaml.safe_dump(plain(cfg), sort_keys=False))

@@ -1,0 +1,101 @@
+"""Official PyTorch checkpoints -> our weights, by name.
+
+Our layers carry the official names, so conversion is a lookup plus one layout change:
+PyTorch stores linear weights ``[out, in]``, Paddle ``[in, out]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import paddle.nn as nn
+
+from ppugatit.errors import CheckpointError
+from ppugatit.layers import SNLinear
+
+
+def linear_weight_names(net: nn.Layer) -> set[str]:
+    """State-dict names of every linear weight in ``net`` (the tensors to transpose)."""
+    names = set()
+    for prefix, layer in net.named_sublayers(include_self=True):
+        lead = prefix + "." if prefix else ""
+        if isinstance(layer, nn.Linear):
+            names.add(lead + "weight")
+        elif isinstance(layer, SNLinear):
+            names.add(lead + "weight_orig")
+    return names
+
+
+def official_to_paddle(net: nn.Layer, official: dict, source: str) -> dict[str, np.ndarray]:
+    """One network's official state dict in our layout, checked name by name and shape by shape."""
+    own = net.state_dict()
+    transpose = linear_weight_names(net)
+    missing = [k for k in own if k not in official]
+    if missing:
+        raise CheckpointError(f"{source} lacks '{missing[0]}' ({len(missing)} tensors missing); "
+                              f"is it a checkpoint of this model and configuration?")
+    out = {}
+    for k, v in own.items():
+        arr = np.asarray(official[k])
+        if k in transpose:
+            arr = arr.T
+        if list(arr.shape) != list(v.shape):
+            raise CheckpointError(
+                f"{source}: '{k}' has shape {list(arr.shape)} but this model needs "
+                f"{list(v.shape)}; set model.light/ch/n_res/img_size as the official run did")
+        out[k] = np.ascontiguousarray(arr.astype(np.float32) if arr.dtype != np.float32 else arr)
+    return out
+
+
+def convert_official(model, checkpoint: dict, source: str) -> dict[str, dict[str, np.ndarray]]:
+    """Every network of ``model`` from an official checkpoint dict (``{'genA2B': sd, ...}``)."""
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{source}: holds a {type(checkpoint).__name__}, not a dict of "
+                              f"state dicts")
+    weights = {}
+    for name, net in model.networks.items():
+        if name not in checkpoint:
+            raise CheckpointError(f"{source}: has no '{name}' (it holds {sorted(checkpoint)}); "
+                                  f"was it saved by another model's trainer?")
+        weights[name] = official_to_paddle(net, checkpoint[name], f"{source}:{name}")
+    return weights
+
+
+def paddle_to_official(net: nn.Layer) -> dict[str, np.ndarray]:
+    """``net``'s state in the official layout (for comparison with official numbers)."""
+    transpose = linear_weight_names(net)
+    return {k: (v.numpy().T if k in transpose else v.numpy()) for k, v in net.state_dict().items()}
+
+
+def model_from_official(checkpoint: dict, source: str, config: str | None = None,
+                        overrides: list[str] | None = None):
+    """The model matching an official checkpoint, its config read off the tensor shapes."""
+    from ppugatit.config import build_config, parse_overrides
+    from ppugatit.models import model_for_networks
+
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{source}: holds a {type(checkpoint).__name__}, not a dict")
+    cls = model_for_networks([k for k in checkpoint if k in _network_names(checkpoint)], source)
+    over = cls.config_from_official(checkpoint)
+    over.update(parse_overrides(overrides or []))
+    return cls(build_config(config, over))
+
+
+def _network_names(checkpoint: dict) -> list[str]:
+    """Entries that are state dicts (an official NICE-GAN file also holds optimizers, step)."""
+    return [k for k, v in checkpoint.items() if isinstance(v, dict) and v
+            and all(hasattr(t, "shape") for t in v.values())]
+
+
+def convert_checkpoint_file(src: str, dst: str, config: str | None = None,
+                            overrides: list[str] | None = None) -> str:
+    """``tools/convert_weights.py``: read ``src`` (.pt), write our weights to ``dst``."""
+    from ppugatit import checkpoint as ckpt_io
+    from ppugatit import torch_pickle
+
+    official = torch_pickle.load(src)
+    model = model_from_official(official, src, config, overrides)
+    weights = convert_official(model, official, src)
+    ckpt_io.save(weights, dst)
+    n = sum(v.size for sd in weights.values() for v in sd.values())
+    return (f"{dst}: {len(weights)} networks ({', '.join(weights)}), {n / 1e6:.2f}M values, "
+            f"model.name={model.cfg.model.name} light={model.cfg.model.get('light')} "
+            f"ch={model.cfg.model.get('ch')}")

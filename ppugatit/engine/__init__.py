@@ -1,0 +1,3 @@
+from ppugatit.engine.trainer import Trainer
+
+__all__ = ["Trainer"]

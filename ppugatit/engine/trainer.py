@@ -1,0 +1,218 @@
+"""The one Trainer: data, the model's training step, logs, VisualDL, samples and checkpoints.
+
+It knows models only through :class:`ppugatit.models.base.GANModel`; it runs unchanged under
+``paddle.distributed.launch``, where rank 0 alone logs and saves.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import time
+
+import numpy as np
+import paddle
+import paddle.distributed as dist
+
+from ppugatit import checkpoint
+from ppugatit.config import save_config
+from ppugatit.data.dataset import domain_files, load_test_images, train_loader
+from ppugatit.data.demo import ensure_demo_dataset
+from ppugatit.data.image_io import write_image
+from ppugatit.errors import UserError
+from ppugatit.logger import format_eta, setup_logger
+from ppugatit.models import MODELS
+from ppugatit.utils import seed_everything
+
+
+class TrainingStopped(UserError):
+    """Training cannot go on (a loss became NaN or inf); the last good checkpoint is kept."""
+
+
+def init_distributed() -> tuple[int, int]:
+    """``(rank, world size)``; joins the process group when started by paddle.distributed.launch."""
+    world = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_parallel_env()
+    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+
+
+class Trainer:
+    """Iteration-based training of ``MODELS[cfg.model.name]``."""
+
+    def __init__(self, cfg, resume: bool = False):
+        self.cfg = cfg
+        self.rank, self.world = init_distributed()
+        self.out = cfg.output_dir
+        self.ckpt_dir = os.path.join(self.out, "checkpoints")
+        self.logger = setup_logger(os.path.join(self.out, "train.log"), self.rank)
+        seed_everything(cfg.train.seed)
+
+        model_cls = MODELS[cfg.model.name]
+        root = cfg.dataset.root
+        if cfg.dataset.demo and self.rank == 0:
+            ensure_demo_dataset(root)
+        if self.world > 1:
+            dist.barrier()
+        self.train_files = {d: domain_files(root, folder)
+                            for d, folder in model_cls.train_folders.items()}
+        self.sample_batch = self._sample_batch(model_cls, root)
+
+        self.model = model_cls(cfg)
+        self.iteration = 0
+        if resume:
+            self._resume()
+        self.model.broadcast_parameters()
+
+        self.writer = None
+        if self.rank == 0:
+            save_config(cfg, os.path.join(self.out, "config.yaml"))
+            from visualdl import LogWriter
+            self.writer = LogWriter(logdir=os.path.join(self.out, "vdl"))
+        self._stop_requested = False
+
+    # ----- set-up helpers
+    def _sample_batch(self, model_cls, root: str) -> dict[str, paddle.Tensor]:
+        """A fixed batch for the sample grids: test images when there are any, else train."""
+        n = self.cfg.train.sample_num
+        batch = {}
+        for d, folder in model_cls.test_folders.items():
+            path = os.path.join(root, folder)
+            files = (domain_files(root, folder) if os.path.isdir(path)
+                     else self.train_files[d])[:n]
+            batch[d] = paddle.to_tensor(load_test_images(files, self.cfg.model.img_size))
+        return batch
+
+    def _resume(self) -> None:
+        path = os.path.join(self.ckpt_dir, "latest.pdckpt")
+        if not os.path.isfile(path):
+            raise UserError(f"--resume: no checkpoint at {path}; train without --resume first "
+                            f"or check output_dir")
+        state = checkpoint.load(path)
+        if not isinstance(state, dict) or "model" not in state or "iteration" not in state:
+            raise UserError(f"{path}: not a training checkpoint of ppugatit")
+        self.model.set_state_dict(state["model"], path)
+        self.iteration = int(state["iteration"])
+        rng = state.get("rng", {})
+        if "python" in rng:
+            random.setstate(rng["python"])
+        if "numpy" in rng:
+            np.random.set_state(rng["numpy"])
+        self.logger.info("resumed from %s at iteration %d", path, self.iteration)
+
+    # ----- saving
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        state = {"iteration": self.iteration, "model": self.model.state_dict(),
+                 "rng": {"python": random.getstate(), "numpy": np.random.get_state()}}
+        path = os.path.join(self.ckpt_dir, f"iter_{self.iteration:07d}.pdckpt")
+        checkpoint.save(state, path)
+        latest = os.path.join(self.ckpt_dir, "latest.pdckpt")
+        checkpoint.save(state, latest)
+        checkpoint.rotate(self.ckpt_dir, self.cfg.train.keep_checkpoints)
+        checkpoint.save(self.model.weights(), os.path.join(self.out, "weights.pdparams"))
+        self.logger.info("saved %s and weights.pdparams", path)
+
+    def write_samples(self) -> None:
+        if self.rank != 0:
+            return
+        grids = self.model.visualize(self.sample_batch)
+        for name, grid in grids.items():
+            write_image(os.path.join(self.out, "samples", f"{name}_{self.iteration:07d}.png"),
+                        grid)
+            self.writer.add_image(f"vis/{name}", grid, self.iteration, dataformats="HWC")
+
+    # ----- the loop
+    def _request_stop(self, signum, frame) -> None:
+        """First Ctrl-C: finish the iteration under way, save, stop. Second: stop at once."""
+        if os.getpid() != self._main_pid:
+            return  # a data loader worker: the main process decides
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        if self.rank == 0:
+            self.logger.warning("interrupted: saving after the current iteration, then stopping "
+                                "(interrupt again to stop without saving)")
+
+    def train(self) -> None:
+        cfg = self.cfg.train
+        total = cfg.iterations
+        if self.iteration >= total:
+            self.logger.info("already at iteration %d of %d; nothing to do", self.iteration, total)
+            return
+        loader = train_loader(self.train_files, self.cfg.model.img_size, cfg.seed,
+                              self.cfg.dataset.flip, self.iteration, total, cfg.batch_size,
+                              self.cfg.dataset.num_workers, self.rank, self.world)
+        self._main_pid = os.getpid()
+        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.logger.info("training %s from iteration %d to %d, batch %d x %d rank(s), output in %s",
+                         self.cfg.model.name, self.iteration + 1, total, cfg.batch_size,
+                         self.world, self.out)
+        self.model.train()
+        sums: dict = {}
+        reader_cost = batch_cost = 0.0
+        window = 0
+        tic = time.perf_counter()
+        try:
+            for batch in loader:
+                reader_cost += time.perf_counter() - tic
+                self.iteration += 1
+                self.model.step_schedulers()
+                losses = self.model.train_step(batch)
+                self._check_finite(losses)
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach()
+                batch_cost += time.perf_counter() - tic
+                window += 1
+
+                it = self.iteration
+                if it % cfg.log_interval == 0 or it == total:
+                    self._log(sums, window, reader_cost, batch_cost, total)
+                    sums, reader_cost, batch_cost, window = {}, 0.0, 0.0, 0
+                if it % cfg.sample_interval == 0 or it == total:
+                    self.write_samples()
+                if it % cfg.save_interval == 0 or it == total or self._stop_requested:
+                    self.save()
+                if self._stop_requested:
+                    self.logger.warning("stopped at iteration %d; --resume carries on", it)
+                    break
+                tic = time.perf_counter()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if self.writer is not None:
+                self.writer.flush()
+        if self._stop_requested:
+            raise KeyboardInterrupt
+
+    def _check_finite(self, losses: dict) -> None:
+        for name in ("D_loss", "G_loss"):
+            value = float(losses[name])
+            if not math.isfinite(value):
+                latest = os.path.join(self.ckpt_dir, "latest.pdckpt")
+                kept = (f"the last good checkpoint is {latest}" if os.path.isfile(latest)
+                        else "no checkpoint was saved yet")
+                raise TrainingStopped(
+                    f"iteration {self.iteration}: {name} is {value}; stopping ({kept}; lower "
+                    f"optimizer.lr or check the data, then --resume)")
+
+    def _log(self, sums: dict, n: int, reader_cost: float, batch_cost: float, total: int) -> None:
+        if self.rank != 0:
+            return
+        it = self.iteration
+        losses = {k: float(v) / n for k, v in sums.items()}
+        lrs = self.model.lr()
+        avg_batch = batch_cost / n
+        ips = self.cfg.train.batch_size * self.world / avg_batch if avg_batch > 0 else 0.0
+        parts = [f"iter {it}/{total}"] + [f"{k} {v:.4f}" for k, v in losses.items()]
+        parts += [f"lr_{k} {v:.3e}" for k, v in lrs.items()]
+        parts += [f"avg_reader_cost {reader_cost / n:.4f} s", f"avg_batch_cost {avg_batch:.4f} s",
+                  f"ips {ips:.2f} img/s", f"eta {format_eta(avg_batch * (total - it))}"]
+        self.logger.info(" | ".join(parts))
+        for k, v in losses.items():
+            self.writer.add_scalar(f"train/{k}", v, it)
+        for k, v in lrs.items():
+            self.writer.add_scalar(f"train/lr_{k}", v, it)
+        self.writer.add_scalar("train/ips", ips, it)

@@ -1,0 +1,21 @@
+"""Check our port against a fixture made by an official implementation; exit 1 on any failure.
+
+    python tools/check_alignment.py --fixture tests/fixtures/ugatit_light_step.npz
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ppugatit.alignment import check_fixture, format_report, load_fixture  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--fixture", required=True, nargs="+", help="official .npz fixture(s)")
+parser.add_argument("--verbose", action="store_true", help="one row per tensor, not per section")
+args = parser.parse_args()
+failed = False
+for path in args.fixture:
+    rows = check_fixture(load_fixture(path))
+    print(f"== {path}\n{format_report(rows, args.verbose)}\n")
+    failed |= not all(r.ok for r in rows)
+sys.exit(1 if failed else 0)
