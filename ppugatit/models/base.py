@@ -58,8 +58,9 @@ class GANModel:
     DEFAULTS: dict = {}
     train_folders: dict = {"A": "trainA", "B": "trainB"}
     test_folders: dict = {"A": "testA", "B": "testB"}
-    task: str = "translation"
-    official_networks: tuple = ()
+    task: str = "translation"          # or "generation" (images from noise)
+    directions: tuple = ("A2B", "B2A")  # translation models: what translator() accepts
+    official_networks: tuple = ()      # the official checkpoint's / fixture's network names
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
@@ -245,6 +246,9 @@ class GANModel:
         raise NotImplementedError
 
     def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
+        """One iteration on ``batch`` (keys as ``train_folders``): update every network and
+        return the losses as scalar tensors, ``D_loss`` and ``G_loss`` among them (the Trainer
+        stops on a non-finite one)."""
         raise NotImplementedError
 
     def visualize(self, batch: dict[str, paddle.Tensor]) -> dict[str, np.ndarray]:
@@ -252,5 +256,10 @@ class GANModel:
         raise NotImplementedError
 
     def translator(self, direction: str) -> nn.Layer:
-        """A layer mapping images in [-1, 1] to ``(images, heatmap)`` for inference and export."""
+        """Translation models: a layer mapping NCHW images in [-1, 1] to
+        ``(images in [-1, 1], heatmap N1hw)``, for inference and export."""
+        raise NotImplementedError
+
+    def sampler(self) -> nn.Layer:
+        """Generation models: a layer mapping noise ``[N, z_dim]`` to images in [-1, 1]."""
         raise NotImplementedError
