@@ -8,11 +8,14 @@ with the tolerances the fixtures' README states, and reports one row per check.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ppugatit.config import build_config
+from ppugatit.device import setup_device
+from ppugatit.errors import DataError
 from ppugatit.models import model_for_networks
 
 FORWARD_TOL = 1e-4      # x max(1, max|ref|)
@@ -37,7 +40,7 @@ def _is_uv(key: str) -> bool:
 
 
 def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
-             lrs: dict[str, float]) -> Row:
+             lrs: dict[str, float], noise: str | None = None) -> Row:
     if ours is None:
         return Row(key, float("nan"), 0.0, False, "not produced")
     ref = np.asarray(ref, dtype=np.float64)
@@ -59,25 +62,30 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
         tol_all = UPDATE_ALL_LR * lrs[net]
         share = float((err <= UPDATE_TOL).mean())
         diff = float(err.max())
+        note = f"{100 * share:.2f}% within {UPDATE_TOL:g}"
+        if noise:  # the reference's update is float32 noise: only Adam's bound can hold
+            return Row(key, diff, tol_all, diff <= tol_all, f"{note}; float32 noise: {noise}")
         ok = share >= UPDATE_SHARE and diff <= tol_all
-        return Row(key, diff, tol_all, ok, f"{100 * share:.2f}% within {UPDATE_TOL:g}")
+        return Row(key, diff, tol_all, ok, note)
     tol = FORWARD_TOL * max(1.0, float(np.abs(ref).max()))
     diff = float(np.abs(ours - ref).max())
     return Row(key, diff, tol, diff <= tol)
 
 
-def check_fixture(fixture: dict) -> list[Row]:
+def check_fixture(fixture: dict, source: str = "fixture") -> list[Row]:
     """Rebuild everything the fixture records with our code; one row per recorded tensor."""
+    setup_device("cpu")  # the fixtures are CPU float32 numbers; check the CPU path training runs
     cls = model_for_networks({k.split("/")[1] for k in fixture if k.startswith("before/")},
-                             "fixture")
+                             source)
     cfg = build_config(overrides=cls.fixture_config(fixture))
     model = cls(cfg)
     ours = model.fixture_outputs(fixture)
     lrs = model.network_lr()
+    noise = model.fixture_float_noise(fixture)
     rows = []
     for key in fixture:
         if key.split("/")[0] in ("eval_forward", "train_forward", "step", "after"):
-            rows.append(_compare(key, fixture[key], ours.get(key), fixture, lrs))
+            rows.append(_compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key)))
     return rows
 
 
@@ -103,5 +111,10 @@ def format_report(rows: list[Row], verbose: bool = False) -> str:
 
 
 def load_fixture(path: str) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: fixture not found")
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not an .npz fixture ({e})") from None

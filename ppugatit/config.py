@@ -52,13 +52,15 @@ COMMON: dict = {
         "iterations": 1000000,
         "batch_size": 1,
         "seed": 0,
+        "device": "auto",    # auto: the GPU when Paddle sees one
+        "cpu_threads": 0,    # 0: the machine's cores, shared among local processes
         "log_interval": 100,
         "sample_interval": 1000,
         "sample_num": 4,
         "save_interval": 10000,
         "keep_checkpoints": 3,
-        "amp": False,
-        "amp_dtype": "float16",
+        "amp": False,        # mixed precision (O1) on GPU
+        "amp_dtype": "float16",  # or bfloat16 (no loss scaling needed)
         "eval_interval": 0,
         "eval_num_images": 100,
         "inception_weights": None,

@@ -41,7 +41,10 @@ def official_to_paddle(net: nn.Layer, official: dict, source: str) -> dict[str, 
             raise CheckpointError(
                 f"{source}: '{k}' has shape {list(arr.shape)} but this model needs "
                 f"{list(v.shape)}; set model.light/ch/n_res/img_size as the official run did")
-        out[k] = np.ascontiguousarray(arr.astype(np.float32) if arr.dtype != np.float32 else arr)
+        # our tensor's dtype: float32, or int64 for BatchNorm's num_batches_tracked
+        dtype = v.numpy().dtype
+        # np.asarray, not ascontiguousarray, which turns a 0-d tensor into shape [1]
+        out[k] = np.asarray(arr.astype(dtype) if arr.dtype != dtype else arr, order="C")
     return out
 
 

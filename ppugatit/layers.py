@@ -5,11 +5,70 @@ network starts from the same distribution as the official code's.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+
+
+_ONEDNN_CONV = {"enabled": False}
+_STATIC_CONVS: dict = {}
+
+
+def use_onednn_conv(enabled: bool) -> None:
+    """Run convolutions through oneDNN on CPU (3-6x faster forward and backward).
+
+    Paddle's eager CPU conv2d is im2col + a single-threaded GEMM; its oneDNN kernels are only
+    reached from a static program run with ``FLAGS_use_onednn``. So each convolution becomes a
+    tiny ``to_static`` program (cached per stride and bias); the rest of the step stays eager.
+    """
+    _ONEDNN_CONV["enabled"] = enabled
+
+
+@contextlib.contextmanager
+def onednn_programs() -> Iterator[None]:
+    """``FLAGS_use_onednn`` on while our convolution programs run: their forward (in
+    :func:`conv2d`) and their backward (wrap ``loss.backward()``). Only then: left on, the flag
+    would also steer programs that are not ours (an export, a Paddle Inference predictor)."""
+    if not _ONEDNN_CONV["enabled"]:
+        yield
+        return
+    previous = paddle.get_flags(["FLAGS_use_onednn"])["FLAGS_use_onednn"]
+    paddle.set_flags({"FLAGS_use_onednn": True})
+    try:
+        yield
+    finally:
+        paddle.set_flags({"FLAGS_use_onednn": previous})
+
+
+def _static_conv(stride: int, has_bias: bool):
+    # Paddle's to_static cache does not key on the grad mode: a program first traced under
+    # no_grad would later serve training calls and silently return no weight gradient. So
+    # inference and training get separate functions.
+    key = (stride, has_bias, paddle.is_grad_enabled())
+    if key not in _STATIC_CONVS:
+        if has_bias:
+            def conv(x, weight, bias):
+                # assign: the program's output must be a plain dense tensor for the eager side
+                return paddle.assign(F.conv2d(x, weight, bias, stride=stride))
+        else:
+            def conv(x, weight):
+                return paddle.assign(F.conv2d(x, weight, stride=stride))
+        _STATIC_CONVS[key] = paddle.jit.to_static(conv, full_graph=True)
+    return _STATIC_CONVS[key]
+
+
+def conv2d(x: paddle.Tensor, weight: paddle.Tensor, bias: paddle.Tensor | None = None,
+           stride: int = 1) -> paddle.Tensor:
+    """``F.conv2d`` without padding, through oneDNN when :func:`use_onednn_conv` is on."""
+    if _ONEDNN_CONV["enabled"] and paddle.in_dynamic_mode():
+        fn = _static_conv(stride, bias is not None)
+        with onednn_programs():
+            return fn(x, weight, bias) if bias is not None else fn(x, weight)
+    return F.conv2d(x, weight, bias, stride=stride)
 
 
 def torch_uniform(fan_in: int) -> nn.initializer.Uniform:
@@ -19,14 +78,18 @@ def torch_uniform(fan_in: int) -> nn.initializer.Uniform:
 
 
 class Conv2D(nn.Conv2D):
-    """A Conv2D initialised as PyTorch initialises nn.Conv2d."""
+    """A Conv2D initialised as PyTorch initialises nn.Conv2d (no padding: the official code
+    pads with ReflectionPad2d)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, bias: bool = True):
+                 bias: bool = True):
         init = torch_uniform(in_channels * kernel_size * kernel_size)
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride,
                          weight_attr=paddle.ParamAttr(initializer=init),
                          bias_attr=paddle.ParamAttr(initializer=init) if bias else False)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return conv2d(x, self.weight, self.bias, self._stride[0])
 
 
 class Linear(nn.Linear):
@@ -91,7 +154,7 @@ class SNConv2D(_SpectralNorm):
                      if bias else None)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return F.conv2d(x, self.sn_weight(), self.bias, stride=self.stride)
+        return conv2d(x, self.sn_weight(), self.bias, self.stride)
 
 
 class SNLinear(_SpectralNorm):
@@ -116,6 +179,16 @@ class ReflectionPad2D(nn.Pad2D):
         super().__init__(padding, mode="reflect")
 
 
+class NearestUpsample2x(nn.Layer):
+    """``nn.Upsample(scale_factor=2, mode='nearest')`` as a broadcast: the same values, and
+    forward plus backward take about half the time of Paddle's nearest_interp on CPU."""
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        n, c, h, w = x.shape
+        return x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape(
+            [n, c, 2 * h, 2 * w])
+
+
 class InstanceNorm(nn.Layer):
     """Non-affine instance norm (PyTorch's ``nn.InstanceNorm2d`` default: biased var, eps 1e-5)."""
 
@@ -130,19 +203,18 @@ class InstanceNorm(nn.Layer):
 def instance_layer_norm(x: paddle.Tensor, eps: float) -> tuple[paddle.Tensor, paddle.Tensor]:
     """Instance- and layer-normalised x with the *unbiased* variance, as the official ILN.
 
-    Written out as the official code computes it (mean, unbiased var, divide). Paddle's fused
-    instance_norm/layer_norm kernels give the same values (the unbiased variance is the fused
-    kernels' biased one with eps and output scaled by (n-1)/n), but a different float32
-    rounding pattern, and a one-step Adam update amplifies such noise wherever a gradient is
-    near zero: with the fused kernels one rho element of the shipped full-model fixture flips
-    sign. See docs/alignment.md.
+    Paddle's fused kernels use the biased variance; with n elements,
+    (x - m) / sqrt(var_u + eps) = sqrt((n-1)/n) * (x - m) / sqrt(var_b + eps (n-1)/n),
+    so scaling eps and the output gives the official function, about 3x faster than writing
+    out mean and variance, and closer to float64 (Paddle's plain mean sums naively). See
+    docs/alignment.md for how this choice was measured against the official code.
     """
     _, c, h, w = x.shape
-    in_mean = x.mean(axis=[2, 3], keepdim=True)
-    in_var = ((x - in_mean) ** 2).sum(axis=[2, 3], keepdim=True) / (h * w - 1)
-    ln_mean = x.mean(axis=[1, 2, 3], keepdim=True)
-    ln_var = ((x - ln_mean) ** 2).sum(axis=[1, 2, 3], keepdim=True) / (c * h * w - 1)
-    return (x - in_mean) / paddle.sqrt(in_var + eps), (x - ln_mean) / paddle.sqrt(ln_var + eps)
+    n_in, n_ln = h * w, c * h * w
+    k_in, k_ln = (n_in - 1) / n_in, (n_ln - 1) / n_ln
+    out_in = F.instance_norm(x, eps=eps * k_in) * math.sqrt(k_in)
+    out_ln = F.layer_norm(x, [c, h, w], epsilon=eps * k_ln) * math.sqrt(k_ln)
+    return out_in, out_ln
 
 
 class AdaILN(nn.Layer):
@@ -157,7 +229,8 @@ class AdaILN(nn.Layer):
     def forward(self, x: paddle.Tensor, gamma: paddle.Tensor, beta: paddle.Tensor) -> paddle.Tensor:
         out_in, out_ln = instance_layer_norm(x, self.eps)
         out = self.rho * out_in + (1 - self.rho) * out_ln
-        return out * gamma.unsqueeze([2, 3]) + beta.unsqueeze([2, 3])
+        n, c = gamma.shape
+        return out * gamma.reshape([n, c, 1, 1]) + beta.reshape([n, c, 1, 1])
 
 
 class ILN(nn.Layer):

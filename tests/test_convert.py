@@ -1,5 +1,4 @@
 """Reading official PyTorch checkpoints without PyTorch, safely."""
-import io
 import os
 import pickle
 import subprocess
@@ -7,7 +6,6 @@ import sys
 import zipfile
 
 import numpy as np
-import paddle
 import pytest
 
 from conftest import FIXTURES, ROOT

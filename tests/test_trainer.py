@@ -201,3 +201,37 @@ def test_training_learns_on_the_demo_data(tmp_path):
     score_a, score_b = score_a.numpy().sum(1), score_b.numpy().sum(1)
     accuracy = ((score_a > 0).mean() + (score_b < 0).mean()) / 2
     assert accuracy >= 0.9, (score_a, score_b)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_mixed_precision_switch_runs(tmp_path, dtype):
+    """On CPU auto_cast is a no-op, but the AMP code path (and float16's loss scaler) runs."""
+    trainer = make_trainer(tmp_path, **{"train.amp": True, "train.amp_dtype": dtype,
+                                        "train.iterations": 2})
+    assert trainer.model.amp
+    trainer.train()
+    state = checkpoint.load(str(tmp_path / "out" / "checkpoints" / "latest.pdckpt"))
+    assert state["iteration"] == 2
+    assert ("scalers" in state["model"]) == (dtype == "float16")
+    assert "mixed precision needs a GPU" in (tmp_path / "out" / "train.log").read_text()
+
+
+def test_evaluation_during_training_logs_kid_fid_and_keeps_the_best(tmp_path):
+    trainer = make_trainer(tmp_path, **{"train.iterations": 4, "train.eval_interval": 2,
+                                        "train.eval_num_images": 3,
+                                        "train.inception_weights": "random:0"})
+    trainer.train()
+    reader = vdl_reader(str(tmp_path / "out"))
+    tags = set(reader.get_tags()["scalar"])
+    assert {"eval/kid_A2B", "eval/kid_B2A", "eval/fid_A2B", "eval/fid_B2A"} <= tags
+    assert [r.id for r in reader.get_data("scalar", "eval/kid_A2B")] == [2, 4]
+    assert (tmp_path / "out" / "best.pdparams").is_file()
+    log = (tmp_path / "out" / "train.log").read_text()
+    assert "eval at iter 2 | kid_A2B" in log and "new best" in log
+    state = checkpoint.load(str(tmp_path / "out" / "checkpoints" / "latest.pdckpt"))
+    assert np.isfinite(state["best_kid"])
+
+
+def test_evaluation_without_inception_weights_is_refused(tmp_path):
+    with pytest.raises(UserError, match="train.inception_weights"):
+        make_trainer(tmp_path, **{"train.eval_interval": 2})

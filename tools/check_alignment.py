@@ -8,14 +8,22 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ppugatit.alignment import check_fixture, format_report, load_fixture  # noqa: E402
+from ppugatit.cli import run  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--fixture", required=True, nargs="+", help="official .npz fixture(s)")
 parser.add_argument("--verbose", action="store_true", help="one row per tensor, not per section")
 args = parser.parse_args()
-failed = False
-for path in args.fixture:
-    rows = check_fixture(load_fixture(path))
-    print(f"== {path}\n{format_report(rows, args.verbose)}\n")
-    failed |= not all(r.ok for r in rows)
-sys.exit(1 if failed else 0)
+
+
+def main() -> None:
+    failed = False
+    for path in args.fixture:
+        rows = check_fixture(load_fixture(path), path)
+        print(f"== {path}\n{format_report(rows, args.verbose)}\n")
+        failed |= not all(r.ok for r in rows)
+    if failed:
+        sys.exit(1)
+
+
+run(main)

@@ -23,8 +23,9 @@ def domain_files(root: str, folder: str) -> list[str]:
     """Readable images of ``root/folder``; unreadable ones are skipped with a warning each."""
     path = os.path.join(root, folder)
     if not os.path.isdir(path):
-        raise DataError(f"image folder '{path}' does not exist; a data set needs "
-                        f"trainA, trainB (and testA, testB) under dataset.root")
+        need = ("trainA, trainB (and testA, testB) under dataset.root" if folder
+                else "dataset.root to be a folder of images")  # generation models read root
+        raise DataError(f"image folder '{path}' does not exist; a data set needs {need}")
     files = list_images(path)
     good = []
     for f in files:

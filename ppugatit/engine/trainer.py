@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import time
+import warnings
 
 import numpy as np
 import paddle
@@ -20,6 +21,7 @@ from ppugatit.config import save_config
 from ppugatit.data.dataset import domain_files, load_test_images, train_loader
 from ppugatit.data.demo import ensure_demo_dataset
 from ppugatit.data.image_io import write_image
+from ppugatit.device import setup_device
 from ppugatit.errors import UserError
 from ppugatit.logger import format_eta, setup_logger
 from ppugatit.models import MODELS
@@ -47,6 +49,12 @@ class Trainer:
         self.out = cfg.output_dir
         self.ckpt_dir = os.path.join(self.out, "checkpoints")
         self.logger = setup_logger(os.path.join(self.out, "train.log"), self.rank)
+        self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world)
+        if cfg.train.amp and self.device == "cpu":
+            self.logger.warning("train.amp: mixed precision needs a GPU; on CPU Paddle's "
+                                "auto_cast leaves the step in float32")
+            # Paddle repeats this for every auto_cast block; once (above) is enough
+            warnings.filterwarnings("ignore", message="amp_guard can only be enabled")
         seed_everything(cfg.train.seed)
 
         model_cls = MODELS[cfg.model.name]
@@ -61,9 +69,16 @@ class Trainer:
 
         self.model = model_cls(cfg)
         self.iteration = 0
+        self.best_kid = float("inf")
         if resume:
             self._resume()
         self.model.broadcast_parameters()
+
+        self.evaluator = None
+        if cfg.train.eval_interval > 0 and self.rank == 0:
+            from ppugatit.engine.evaluator import Evaluator
+            self.evaluator = Evaluator(self.model, root, cfg.train.inception_weights,
+                                       cfg.train.eval_num_images, seed=cfg.train.seed)
 
         self.writer = None
         if self.rank == 0:
@@ -94,6 +109,7 @@ class Trainer:
             raise UserError(f"{path}: not a training checkpoint of ppugatit")
         self.model.set_state_dict(state["model"], path)
         self.iteration = int(state["iteration"])
+        self.best_kid = float(state.get("best_kid", float("inf")))
         rng = state.get("rng", {})
         if "python" in rng:
             random.setstate(rng["python"])
@@ -106,6 +122,7 @@ class Trainer:
         if self.rank != 0:
             return
         state = {"iteration": self.iteration, "model": self.model.state_dict(),
+                 "best_kid": self.best_kid,
                  "rng": {"python": random.getstate(), "numpy": np.random.get_state()}}
         path = os.path.join(self.ckpt_dir, f"iter_{self.iteration:07d}.pdckpt")
         checkpoint.save(state, path)
@@ -123,6 +140,23 @@ class Trainer:
             write_image(os.path.join(self.out, "samples", f"{name}_{self.iteration:07d}.png"),
                         grid)
             self.writer.add_image(f"vis/{name}", grid, self.iteration, dataformats="HWC")
+
+    def evaluate(self) -> None:
+        """KID/FID on the test sets; the best weights so far (by mean KID) go to best.pdparams."""
+        from ppugatit.engine.evaluator import mean_kid
+        tic = time.perf_counter()
+        scores = self.evaluator(self.model)
+        for k, v in scores.items():
+            self.writer.add_scalar(f"eval/{k}", v, self.iteration)
+        score = mean_kid(scores)
+        note = ""
+        if score < self.best_kid:
+            self.best_kid = score
+            checkpoint.save(self.model.weights(), os.path.join(self.out, "best.pdparams"))
+            note = " | new best: saved best.pdparams"
+        self.logger.info("eval at iter %d | %s | %.1f s%s", self.iteration,
+                         " | ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+                         time.perf_counter() - tic, note)
 
     # ----- the loop
     def _request_stop(self, signum, frame) -> None:
@@ -147,9 +181,9 @@ class Trainer:
                               self.cfg.dataset.num_workers, self.rank, self.world)
         self._main_pid = os.getpid()
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        self.logger.info("training %s from iteration %d to %d, batch %d x %d rank(s), output in %s",
-                         self.cfg.model.name, self.iteration + 1, total, cfg.batch_size,
-                         self.world, self.out)
+        self.logger.info("training %s on %s from iteration %d to %d, batch %d x %d rank(s), "
+                         "output in %s", self.cfg.model.name, self.device, self.iteration + 1,
+                         total, cfg.batch_size, self.world, self.out)
         self.model.train()
         sums: dict = {}
         reader_cost = batch_cost = 0.0
@@ -173,6 +207,8 @@ class Trainer:
                     sums, reader_cost, batch_cost, window = {}, 0.0, 0.0, 0
                 if it % cfg.sample_interval == 0 or it == total:
                     self.write_samples()
+                if self.evaluator is not None and (it % cfg.eval_interval == 0 or it == total):
+                    self.evaluate()
                 if it % cfg.save_interval == 0 or it == total or self._stop_requested:
                     self.save()
                 if self._stop_requested:

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Iterable
 
 from ppugatit.errors import CheckpointError
+from ppugatit.models.nicegan import NICEGAN
+from ppugatit.models.sagan import SAGAN
 from ppugatit.models.ugatit import UGATIT
 
-MODELS = {"ugatit": UGATIT}
+MODELS = {"ugatit": UGATIT, "nicegan": NICEGAN, "sagan": SAGAN}
 
 
 def model_for_networks(names: Iterable[str], source: str):
@@ -15,5 +17,7 @@ def model_for_networks(names: Iterable[str], source: str):
     for cls in MODELS.values():
         if set(cls.official_networks) == names:
             return cls
+    known = "; ".join(f"{name}: {', '.join(cls.official_networks)}"
+                      for name, cls in MODELS.items())
     raise CheckpointError(f"{source}: holds the networks {sorted(names)}, which match no model "
-                          f"(U-GAT-IT has {list(UGATIT.official_networks)})")
+                          f"({known})")

@@ -8,17 +8,10 @@ import paddle.nn.functional as F
 
 from ppugatit.errors import ConfigError
 from ppugatit.layers import clip_rho
+from ppugatit.losses import bce_to, mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
 from ppugatit.networks.ugatit import Discriminator, ResnetGenerator
 from ppugatit.visual import panel_grid, seven_panels, to_uint8
-
-
-def mse_to(x: paddle.Tensor, target: float) -> paddle.Tensor:
-    return F.mse_loss(x, paddle.full_like(x, target))
-
-
-def bce_to(logit: paddle.Tensor, target: float) -> paddle.Tensor:
-    return F.binary_cross_entropy_with_logits(logit, paddle.full_like(logit, target))
 
 
 class Translator(nn.Layer):

@@ -9,8 +9,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ppugatit.layers import (ILN, AdaILN, Conv2D, InstanceNorm, Linear, ReflectionPad2D,
-                             SNConv2D, SNLinear)
+from ppugatit.layers import (ILN, AdaILN, Conv2D, InstanceNorm, Linear, NearestUpsample2x,
+                             ReflectionPad2D, SNConv2D, SNLinear)
 
 
 def cam_reweight(x: paddle.Tensor, fc_weight: paddle.Tensor) -> paddle.Tensor:
@@ -88,7 +88,7 @@ class ResnetGenerator(nn.Layer):
         up = []
         for i in range(n_downsampling):
             mult = 2 ** (n_downsampling - i)
-            up += [nn.Upsample(scale_factor=2, mode="nearest"), ReflectionPad2D(1),
+            up += [NearestUpsample2x(), ReflectionPad2D(1),
                    Conv2D(ngf * mult, ngf * mult // 2, 3, bias=False), ILN(ngf * mult // 2),
                    nn.ReLU()]
         up += [ReflectionPad2D(3), Conv2D(ngf, output_nc, 7, bias=False), nn.Tanh()]

@@ -1,0 +1,45 @@
+"""Translate pictures with an exported model and Paddle Inference (no training code needed).
+
+    python deploy/python/infer.py --model_dir output/demo/inference --input data/demo/testA \
+        --output out/deploy
+
+Inputs and outputs as tools/infer.py (an image, a folder or a glob; the same file names).
+Generation models sample instead: --num N --seed S.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from ppugatit.cli import run  # noqa: E402
+from ppugatit.export import infer_exported  # noqa: E402
+
+
+def str2bool(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if value.lower() in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got '{value}'")
+
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--model_dir", "--model-dir", required=True,
+                    help="folder written by tools/export_model.py")
+parser.add_argument("--input", help="an image, a folder or a glob")
+parser.add_argument("--output", required=True, help="folder for the results")
+parser.add_argument("--heatmap", action="store_true", help="also write the CAM heatmap over the "
+                    "input (the model must be exported --with-heatmap)")
+parser.add_argument("--keep-size", "--keep_size", action="store_true",
+                    help="resize results back to each input's size")
+parser.add_argument("--batch_size", "--batch-size", type=int, default=1)
+parser.add_argument("--device", choices=["cpu", "gpu"], help="default: gpu if Paddle has one")
+parser.add_argument("--enable_mkldnn", "--enable-mkldnn", type=str2bool, nargs="?", const=True,
+                    default=False, help="oneDNN on CPU (see docs/inference.md)")
+parser.add_argument("--cpu_threads", "--cpu-threads", type=int, help="CPU math threads")
+parser.add_argument("--num", type=int, help="generation models: how many samples")
+parser.add_argument("--seed", type=int, default=0, help="generation models: noise seed")
+args = parser.parse_args()
+run(lambda: print(infer_exported(args.model_dir, args.output, args.input, args.heatmap,
+                                 args.keep_size, args.batch_size, args.device,
+                                 args.enable_mkldnn, args.cpu_threads, args.num, args.seed)))

@@ -1,0 +1,134 @@
+"""Timing and memory of the training step and of inference, for tools/benchmark.py."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from typing import Callable
+
+import numpy as np
+import paddle
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited over exec)."""
+    try:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_memory_mb(device: str) -> float:
+    """Peak GPU memory allocated by Paddle, or this process's peak resident set on CPU."""
+    if device == "gpu":
+        return paddle.device.cuda.max_memory_allocated() / 2 ** 20
+    return peak_rss_mb()
+
+
+def median_time(fn: Callable[[], object], warmup: int, repeat: int, device: str) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs after ``warmup`` untimed ones."""
+    def sync():
+        if device == "gpu":
+            paddle.device.synchronize()
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        tic = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    """A one-line description of the machine, for reports."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    gpu = ""
+    if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count():
+        gpu = ", " + paddle.device.cuda.get_device_name(0)
+    return f"{cpu}, {os.cpu_count()} cores{gpu}, Paddle {paddle.__version__}"
+
+
+def synthetic_batch(model, batch_size: int, img_size: int, seed: int = 0) -> dict:
+    """Random inputs in [-1, 1] for every folder the model trains on."""
+    rng = np.random.default_rng(seed)
+    return {k: paddle.to_tensor(rng.uniform(-1, 1, (batch_size, 3, img_size, img_size))
+                                .astype("float32")) for k in model.train_folders}
+
+
+def bench_train(model, batch_size: int, img_size: int, warmup: int, repeat: int,
+                device: str) -> dict:
+    batch = synthetic_batch(model, batch_size, img_size)
+    model.train()
+
+    def step():
+        losses = model.train_step(batch)
+        float(losses["G_loss"])
+    s = median_time(step, warmup, repeat, device)
+    return {"s_per_step": s, "images_per_s": batch_size / s}
+
+
+def _inference_input(model, batch_size: int, img_size: int) -> tuple[paddle.nn.Layer, np.ndarray]:
+    rng = np.random.default_rng(0)
+    if model.task == "generation":
+        from ppugatit.inference import z_dim
+        return model.sampler(), rng.standard_normal((batch_size, z_dim(model))).astype("float32")
+    layer = model.translator(model.directions[0])
+    return layer, rng.uniform(-1, 1, (batch_size, 3, img_size, img_size)).astype("float32")
+
+
+def bench_dygraph_inference(model, batch_size: int, img_size: int, warmup: int, repeat: int,
+                            device: str) -> dict:
+    layer, x = _inference_input(model, batch_size, img_size)
+    layer.eval()
+    xt = paddle.to_tensor(x)
+
+    def run():
+        with paddle.no_grad():
+            out = layer(xt)
+        (out[0] if isinstance(out, (tuple, list)) else out).numpy()
+    s = median_time(run, warmup, repeat, device)
+    return {"s_per_batch": s, "images_per_s": batch_size / s}
+
+
+def bench_exported_inference(model, batch_size: int, img_size: int, warmup: int, repeat: int,
+                             device: str, enable_mkldnn: bool, cpu_threads: int) -> dict:
+    from ppugatit.export import Predictor, export_model
+
+    _, x = _inference_input(model, batch_size, img_size)
+    with tempfile.TemporaryDirectory() as folder:
+        export_model(model, folder)
+        predictor = Predictor(folder, device, enable_mkldnn, cpu_threads)
+        s = median_time(lambda: predictor(x), warmup, repeat, device)
+    return {"s_per_batch": s, "images_per_s": batch_size / s, "mkldnn": enable_mkldnn}
+
+
+def bench_official(python: str, repo: str, light: bool, ch: int, n_res: int, img_size: int,
+                   batch_size: int, threads: int, warmup: int, repeat: int) -> dict:
+    """The official PyTorch step, timed by tools/benchmark_official.py in ``python``."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "tools", "benchmark_official.py")
+    cmd = [python, script, "--repo", repo, "--light", str(int(light)), "--ch", str(ch),
+           "--n_res", str(n_res), "--img_size", str(img_size), "--batch_size", str(batch_size),
+           "--threads", str(threads), "--warmup", str(warmup), "--repeat", str(repeat)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"the official benchmark failed: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,0 +1,348 @@
+"""Translating pictures, or sampling a generation model, with trained or official weights.
+
+The picture handling (finding inputs, reading, resizing, writing, progress, bad files) is
+separate from what computes the images (a *runner*: NCHW float32 in [-1, 1] ->
+``(images, heatmap or None)``), so the dygraph tool and the exported-model deploy script give
+the same files from the same code.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, TextIO
+
+import numpy as np
+import paddle
+
+from ppugatit.data.dataset import eval_transform, resize
+from ppugatit.data.image_io import is_image_file, list_images, read_image, write_image
+from ppugatit.errors import UserError
+from ppugatit.logger import format_eta
+from ppugatit.visual import overlay, panel_grid, seven_panels, to_uint8
+
+Runner = Callable[[np.ndarray], tuple[np.ndarray, Optional[np.ndarray]]]
+
+# what cv2.imencode writes from 8-bit RGB; any other input extension gets ".png" appended
+WRITABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".webp", ".tif", ".tiff")
+OFFICIAL_EXTENSIONS = (".pt", ".pth")
+
+
+class InferenceError(UserError):
+    """Nothing could be translated, or the request cannot be met; the message says why."""
+
+
+# ----- model and device
+def find_config(weights: str) -> str | None:
+    """The ``config.yaml`` a training run wrote beside its weights (or above checkpoints/)."""
+    folder = os.path.dirname(os.path.abspath(weights))
+    for candidate in (folder, os.path.dirname(folder)):
+        path = os.path.join(candidate, "config.yaml")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def load_model(weights: str, config: str | None = None, overrides: Iterable[str] = ()):
+    """The model with its weights, in eval mode.
+
+    ``weights``: our ``weights.pdparams`` (or a training ``.pdckpt``), configured by ``config``
+    or else the run's ``config.yaml`` beside it; or an official PyTorch ``.pt``/``.pth``,
+    converted on the fly without torch, its sizes read off the tensor shapes.
+    """
+    from ppugatit import checkpoint, torch_pickle
+    from ppugatit.config import build_config
+    from ppugatit.convert import convert_official, model_from_official
+    from ppugatit.models import MODELS
+
+    overrides = list(overrides)
+    if not os.path.isfile(weights):
+        raise InferenceError(f"--weights {weights}: file not found")
+    if weights.lower().endswith(OFFICIAL_EXTENSIONS):
+        official = torch_pickle.load(weights)
+        model = model_from_official(official, weights, config, overrides)
+        model.load_weights(convert_official(model, official, weights), weights)
+    else:
+        config = config or find_config(weights)
+        if config is None:
+            raise InferenceError(
+                f"{weights}: no config.yaml beside it; pass -c CONFIG (the config.yaml of the "
+                f"run that wrote it, or a configs/*.yaml with the same model settings)")
+        cfg = build_config(config, overrides)
+        model = MODELS[cfg.model.name](cfg)
+        state = checkpoint.load(weights)
+        if isinstance(state, dict) and "model" in state and "iteration" in state:
+            state = state["model"]["networks"]  # a training checkpoint
+        if not isinstance(state, dict):
+            raise InferenceError(f"{weights}: holds a {type(state).__name__}, not the dict of "
+                                 f"networks that weights.pdparams holds")
+        model.load_weights(state, weights)
+    model.eval()
+    return model
+
+
+def has_gpu() -> bool:
+    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+
+
+def resolve_device(device: str | None) -> str:
+    """``device`` ("cpu" or "gpu"), or the GPU when Paddle has one."""
+    if device not in (None, "cpu", "gpu"):
+        raise InferenceError(f"--device must be cpu or gpu, got '{device}'")
+    if device == "gpu" and not has_gpu():
+        raise InferenceError("--device gpu: this Paddle has no GPU (a CPU build, or no device "
+                             "visible); use --device cpu or install paddlepaddle-gpu")
+    return device or ("gpu" if has_gpu() else "cpu")
+
+
+def z_dim(model) -> int:
+    """The noise size of a generation model (``model.z_dim`` in its config)."""
+    value = model.cfg.model.get("z_dim")
+    if not isinstance(value, int):
+        raise InferenceError(f"model '{model.cfg.model.name}' has no model.z_dim; cannot sample")
+    return value
+
+
+def other_direction(model, direction: str) -> str:
+    """The way back (for the identity and cycle panels of the grid)."""
+    if len(model.directions) != 2 or direction not in model.directions:
+        raise InferenceError(f"--grid needs a model with two directions (this one has "
+                             f"{list(model.directions)})")
+    return [d for d in model.directions if d != direction][0]
+
+
+def dygraph_runner(layer: paddle.nn.Layer) -> Runner:
+    layer.eval()
+
+    def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        with paddle.no_grad():
+            out = layer(paddle.to_tensor(x))
+        images, heatmap = out if isinstance(out, (tuple, list)) else (out, None)
+        return images.numpy(), None if heatmap is None else heatmap.numpy()
+    return run
+
+
+# ----- inputs and outputs
+def collect_inputs(path: str) -> list[tuple[str, str]]:
+    """``(file, name under the output folder)`` for an image, a folder (recursively, keeping
+    sub-folders) or a glob (names relative to the glob's fixed leading folders)."""
+    if os.path.isfile(path):
+        return [(path, os.path.basename(path))]
+    if os.path.isdir(path):
+        files = list_images(path)
+        if not files:
+            raise InferenceError(f"--input {path}: the folder holds no image files")
+        return [(f, os.path.relpath(f, path)) for f in files]
+    if glob.has_magic(path):
+        parts = os.path.normpath(path).split(os.sep)
+        fixed = []
+        for part in parts[:-1]:
+            if glob.has_magic(part):
+                break
+            fixed.append(part)
+        base = os.sep.join(fixed) if fixed else "."
+        if path.startswith(os.sep) and not base.startswith(os.sep):
+            base = os.sep + base
+        files = sorted(f for f in glob.glob(path, recursive=True)
+                       if os.path.isfile(f) and is_image_file(f))
+        if not files:
+            raise InferenceError(f"--input {path}: the pattern matches no image files")
+        return [(f, os.path.relpath(f, base)) for f in files]
+    raise InferenceError(f"--input {path}: no such file or folder (a glob needs * ? or [...])")
+
+
+def output_path(output: str, name: str, suffix: str = "") -> str:
+    """``output/name`` with ``suffix`` before the extension; ``.png`` for formats OpenCV
+    cannot write from 8-bit RGB."""
+    stem, ext = os.path.splitext(name)
+    if ext.lower() not in WRITABLE_EXTENSIONS:
+        stem, ext = name, ".png"
+    return os.path.join(output, stem + suffix + ext)
+
+
+class Progress:
+    """``images 12/40 | 3.1 img/s | eta 0:00:09`` on stderr: rewritten in place on a terminal,
+    else a line every few seconds and at the end."""
+
+    def __init__(self, total: int, what: str = "images", stream: TextIO | None = None,
+                 every: float = 5.0):
+        self.total, self.what, self.every = total, what, every
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+        self.last = -float("inf")
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        final = done >= self.total
+        if not (self.tty or final or now - self.last >= self.every):
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        eta = format_eta((self.total - done) / rate) if rate > 0 else "?"
+        line = f"{self.what} {done}/{self.total} | {rate:.2f} img/s | eta {eta}"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+@dataclass
+class Summary:
+    written: list[str] = field(default_factory=list)
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self, what: str, output: str) -> str:
+        skipped = f" ({len(self.failed)} skipped)" if self.failed else ""
+        return (f"{what} {self.done} image(s) into {output}{skipped} in {self.seconds:.1f} s")
+
+
+def _warn(stream: TextIO, message: str) -> None:
+    stream.write(message + "\n")
+    stream.flush()
+
+
+def _write(path: str, image: np.ndarray, summary: Summary, stream: TextIO) -> bool:
+    try:
+        write_image(path, image)
+    except (OSError, ValueError) as e:
+        _warn(stream, f"cannot write {path}: {e}")
+        return False
+    summary.written.append(path)
+    return True
+
+
+def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, output: str,
+                    batch_size: int = 1, heatmap: bool = False, keep_size: bool = False,
+                    back: Runner | None = None, stream: TextIO | None = None) -> Summary:
+    """Translate ``inputs`` (from :func:`collect_inputs`) into ``output``.
+
+    Each translation goes to ``output/<name>``; with ``heatmap`` the CAM heatmap blended over
+    the input goes to ``<stem>_heatmap<ext>``; with ``back`` (the other direction's runner)
+    the official seven-panel column goes to ``<stem>_grid<ext>``, at img_size. A file that
+    cannot be read or written is named on ``stream`` and skipped. Raises if nothing was
+    translated.
+    """
+    stream = stream or sys.stderr
+    if batch_size < 1:
+        raise InferenceError(f"--batch-size must be at least 1, got {batch_size}")
+    for src, name in inputs:
+        if os.path.abspath(output_path(output, name)) == os.path.abspath(src):
+            raise InferenceError(f"--output {output} would overwrite the input {src}; choose "
+                                 f"another output folder")
+    summary = Summary()
+    progress = Progress(len(inputs), stream=stream)
+    start = time.perf_counter()
+    seen = 0
+    for first in range(0, len(inputs), batch_size):
+        chunk = inputs[first:first + batch_size]
+        seen += len(chunk)
+        batch, kept, originals = [], [], []
+        for src, name in chunk:
+            img = read_image(src)
+            if img is None:
+                _warn(stream, f"skipping unreadable image {src}")
+                summary.failed.append(src)
+                continue
+            batch.append(eval_transform(img, img_size))
+            kept.append((src, name))
+            originals.append(img)
+        if batch:
+            x = np.stack(batch)
+            fake, fake_heat = run(x)
+            if (heatmap or back) and fake_heat is None:
+                raise InferenceError("this model gives no heatmap; drop --heatmap / --grid")
+            reals, fakes = to_uint8(x), to_uint8(fake)
+            if back is not None:
+                ident, ident_heat = back(x)
+                cycle, cycle_heat = back(fake)
+                idents, cycles = to_uint8(ident), to_uint8(cycle)
+            for i, (src, name) in enumerate(kept):
+                h, w = originals[i].shape[:2]
+                image = resize(fakes[i], (h, w)) if keep_size else fakes[i]
+                ok = _write(output_path(output, name), image, summary, stream)
+                if ok and heatmap:
+                    base = originals[i] if keep_size else reals[i]
+                    ok = _write(output_path(output, name, "_heatmap"),
+                                overlay(base, fake_heat[i]), summary, stream)
+                if ok and back is not None:
+                    column = seven_panels(reals[i], (idents[i], ident_heat[i]),
+                                          (fakes[i], fake_heat[i]), (cycles[i], cycle_heat[i]))
+                    ok = _write(output_path(output, name, "_grid"), panel_grid([column]),
+                                summary, stream)
+                if ok:
+                    summary.done += 1
+                else:
+                    summary.failed.append(src)
+        progress.update(seen)
+    summary.seconds = time.perf_counter() - start
+    if summary.done == 0:
+        raise InferenceError(f"nothing was translated: all {len(inputs)} input file(s) failed "
+                             f"(named above)")
+    return summary
+
+
+def sample_files(run: Callable[[np.ndarray], np.ndarray], dim: int, output: str, num: int,
+                 seed: int = 0, batch_size: int = 1, stream: TextIO | None = None) -> Summary:
+    """``num`` samples from noise ``N(0, 1)^dim`` drawn with ``seed``, as
+    ``output/sample_00000.png`` ...; the same seed gives the same pictures."""
+    stream = stream or sys.stderr
+    if num < 1:
+        raise InferenceError(f"--num must be at least 1, got {num}")
+    if batch_size < 1:
+        raise InferenceError(f"--batch-size must be at least 1, got {batch_size}")
+    z = np.random.default_rng(seed).standard_normal((num, dim), dtype=np.float32)
+    summary = Summary()
+    progress = Progress(num, what="samples", stream=stream)
+    start = time.perf_counter()
+    for first in range(0, num, batch_size):
+        images = to_uint8(run(z[first:first + batch_size]))
+        for i, image in enumerate(images):
+            if _write(os.path.join(output, f"sample_{first + i:05d}.png"), image, summary,
+                      stream):
+                summary.done += 1
+        progress.update(min(first + batch_size, num))
+    summary.seconds = time.perf_counter() - start
+    if summary.done == 0:
+        raise InferenceError(f"no sample could be written into {output}")
+    return summary
+
+
+# ----- the tool
+def infer(weights: str, output: str, source: str | None = None, config: str | None = None,
+          overrides: Iterable[str] = (), direction: str | None = None, heatmap: bool = False,
+          grid: bool = False, keep_size: bool = False, batch_size: int = 1,
+          device: str | None = None, num: int | None = None, seed: int = 0,
+          stream: TextIO | None = None) -> str:
+    """``tools/infer.py``: translate ``source`` (an image, folder or glob), or sample ``num``
+    pictures from a generation model; returns the summary line. Runs where training runs:
+    the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`)."""
+    from ppugatit.device import setup_device
+
+    setup_device(resolve_device(device))
+    model = load_model(weights, config, overrides)
+    if model.task == "generation":
+        if num is None:
+            raise InferenceError("this is a generation model: give --num N (and --seed S) "
+                                 "instead of --input")
+        sampler = dygraph_runner(model.sampler())
+        summary = sample_files(lambda z: sampler(z)[0], z_dim(model), output, num, seed,
+                               batch_size, stream)
+        return summary.line("sampled", output)
+    if source is None:
+        raise InferenceError("--input is required: an image, a folder or a glob")
+    direction = direction or model.directions[0]
+    if direction not in model.directions:
+        raise InferenceError(f"--direction must be one of {list(model.directions)}, "
+                             f"got '{direction}'")
+    run = dygraph_runner(model.translator(direction))
+    back = dygraph_runner(model.translator(other_direction(model, direction))) if grid else None
+    summary = translate_files(collect_inputs(source), run, model.cfg.model.img_size, output,
+                              batch_size, heatmap, keep_size, back, stream)
+    return summary.line(f"translated ({direction})", output)

@@ -1,0 +1,256 @@
+"""NICE-GAN: the official decoupled training step, with the official losses and their weights.
+
+The discriminators double as the encoders: A2B is ``gen2B(disA.encode(real_A).z)``. The D update
+trains the encoders adversarially; the G update trains the decoders only (``G_optim`` holds the
+generators' parameters), although its loss reaches the encoders too (NICE-GAN's decoupled
+training: the encoder is never stepped by the generator loss).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from ppugatit.errors import ConfigError
+from ppugatit.losses import mse_to
+from ppugatit.models.base import GANModel, set_requires_grad
+from ppugatit.networks.nicegan import Discriminator, ResnetGenerator
+from ppugatit.visual import heatmap_to_rgb, panel_grid, to_uint8
+
+
+class Translator(nn.Layer):
+    """Inference view: the source domain's discriminator encodes, the target's generator
+    decodes; ``(images, heatmap)`` out, the heatmap being the encoder's CAM."""
+
+    def __init__(self, encoder: Discriminator, generator: ResnetGenerator):
+        super().__init__()
+        self.encoder = encoder
+        self.generator = generator
+
+    def forward(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
+        _, heatmap, z = self.encoder.encode(x)
+        return self.generator(z), heatmap
+
+
+def check_sizes(img_size: int, n_dis: int) -> None:
+    """The official networks' size limits, as one-line errors instead of shape errors."""
+    if img_size % 4:
+        raise ConfigError(f"model.img_size must be a multiple of 4, got {img_size}")
+    if n_dis < 6:
+        raise ConfigError(f"model.n_dis must be at least 6 (NICE-GAN's local head starts after "
+                          f"Dis0_0), got {n_dis}")
+    # the global head: n_dis-2 stride-2 convs, then two 4x4 convs on 1-px-padded maps
+    if img_size // 2 ** (n_dis - 2) < 3:
+        raise ConfigError(f"model.n_dis={n_dis} needs img_size >= {3 * 2 ** (n_dis - 2)}, got "
+                          f"{img_size}; lower model.n_dis or raise model.img_size")
+
+
+class NICEGAN(GANModel):
+    DEFAULTS = {
+        "output_dir": "output/nicegan",
+        "model": {
+            "name": "nicegan",
+            "light": False,
+            "ch": 64,
+            "n_res": 6,
+            "n_dis": 7,
+            "img_size": 256,
+        },
+        "loss": {
+            "adv_weight": 1.0,
+            "cycle_weight": 10.0,
+            "recon_weight": 10.0,
+        },
+    }
+    official_networks = ("gen2B", "gen2A", "disA", "disB")
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        m = cfg.model
+        check_sizes(m.img_size, m.n_dis)
+        gen = dict(input_nc=3, output_nc=3, ngf=m.ch, n_blocks=m.n_res, img_size=m.img_size,
+                   light=m.light)
+        self.gen2B = ResnetGenerator(**gen)
+        self.gen2A = ResnetGenerator(**gen)
+        self.disA = Discriminator(3, m.ch, m.n_dis)
+        self.disB = Discriminator(3, m.ch, m.n_dis)
+        self.networks = {"gen2B": self.gen2B, "gen2A": self.gen2A, "disA": self.disA,
+                         "disB": self.disB}
+        self.generators = [self.gen2B, self.gen2A]
+        self.discriminators = [self.disA, self.disB]
+
+        opt = cfg.optimizer
+        self.make_optimizer("G", self.generators, opt.lr, (opt.beta1, opt.beta2), opt.weight_decay)
+        self.make_optimizer("D", self.discriminators, opt.lr, (opt.beta1, opt.beta2),
+                            opt.weight_decay)
+
+    def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
+        """One official step: D update, then G update.
+
+        Rewrites that leave every number as the official code computes it: the D update's fakes
+        are decoded without a graph (the official code detaches them); the G update decodes
+        translation and reconstruction in one batch per generator (all normalisation is per
+        sample); and D's parameters are frozen during the G update, whose gradient for them the
+        official code computes but never applies. Every discriminator forward of the official
+        step still runs, in the same order, since each advances spectral norm's power iteration.
+        """
+        w = self.cfg.loss
+        real_A, real_B = batch["A"], batch["B"]
+        n = real_A.shape[0]
+
+        # ----- D update
+        with self.autocast():
+            real_LA_logit, real_GA_logit, real_A_cam_logit, _, real_A_z = self.disA(real_A)
+            real_LB_logit, real_GB_logit, real_B_cam_logit, _, real_B_z = self.disB(real_B)
+            with paddle.no_grad():
+                fake_A2B = self.gen2B(real_A_z.detach())
+                fake_B2A = self.gen2A(real_B_z.detach())
+            fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, _ = self.disA(fake_B2A)
+            fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, _ = self.disB(fake_A2B)
+
+            D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
+            D_ad_loss_LA = mse_to(real_LA_logit, 1) + mse_to(fake_LA_logit, 0)
+            D_ad_loss_GB = mse_to(real_GB_logit, 1) + mse_to(fake_GB_logit, 0)
+            D_ad_loss_LB = mse_to(real_LB_logit, 1) + mse_to(fake_LB_logit, 0)
+            D_ad_cam_loss_A = mse_to(real_A_cam_logit, 1) + mse_to(fake_A_cam_logit, 0)
+            D_ad_cam_loss_B = mse_to(real_B_cam_logit, 1) + mse_to(fake_B_cam_logit, 0)
+
+            D_loss_A = w.adv_weight * (D_ad_loss_GA + D_ad_cam_loss_A + D_ad_loss_LA)
+            D_loss_B = w.adv_weight * (D_ad_loss_GB + D_ad_cam_loss_B + D_ad_loss_LB)
+            D_loss = D_loss_A + D_loss_B
+        self.backward_and_step(D_loss, "D")
+
+        # ----- G update
+        set_requires_grad(self.discriminators, False)
+        try:
+            with self.autocast():
+                _, _, _, _, real_A_z = self.disA(real_A)
+                _, _, _, _, real_B_z = self.disB(real_B)
+                out_B = self.gen2B(paddle.concat([real_A_z, real_B_z]))
+                out_A = self.gen2A(paddle.concat([real_B_z, real_A_z]))
+                fake_A2B, fake_B2B = out_B[:n], out_B[n:]
+                fake_B2A, fake_A2A = out_A[:n], out_A[n:]
+
+                fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, fake_A_z = self.disA(fake_B2A)
+                fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, fake_B_z = self.disB(fake_A2B)
+                fake_B2A2B = self.gen2B(fake_A_z)
+                fake_A2B2A = self.gen2A(fake_B_z)
+
+                G_ad_loss_GA = mse_to(fake_GA_logit, 1)
+                G_ad_loss_LA = mse_to(fake_LA_logit, 1)
+                G_ad_loss_GB = mse_to(fake_GB_logit, 1)
+                G_ad_loss_LB = mse_to(fake_LB_logit, 1)
+                G_ad_cam_loss_A = mse_to(fake_A_cam_logit, 1)
+                G_ad_cam_loss_B = mse_to(fake_B_cam_logit, 1)
+
+                G_cycle_loss_A = F.l1_loss(fake_A2B2A, real_A)
+                G_cycle_loss_B = F.l1_loss(fake_B2A2B, real_B)
+                G_recon_loss_A = F.l1_loss(fake_A2A, real_A)
+                G_recon_loss_B = F.l1_loss(fake_B2B, real_B)
+
+                G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_A + G_ad_loss_LA)
+                G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_B + G_ad_loss_LB)
+                G_loss_A = (G_ad_loss_A + w.cycle_weight * G_cycle_loss_A
+                            + w.recon_weight * G_recon_loss_A)
+                G_loss_B = (G_ad_loss_B + w.cycle_weight * G_cycle_loss_B
+                            + w.recon_weight * G_recon_loss_B)
+                G_loss = G_loss_A + G_loss_B
+            self.backward_and_step(G_loss, "G")
+        finally:
+            set_requires_grad(self.discriminators, True)
+
+        return {"D_loss": D_loss, "G_loss": G_loss, "D_loss_A": D_loss_A, "D_loss_B": D_loss_B,
+                "G_ad_loss_A": G_ad_loss_A, "G_ad_loss_B": G_ad_loss_B,
+                "G_cycle_loss_A": G_cycle_loss_A, "G_cycle_loss_B": G_cycle_loss_B,
+                "G_recon_loss_A": G_recon_loss_A, "G_recon_loss_B": G_recon_loss_B}
+
+    @paddle.no_grad()
+    def visualize(self, batch: dict[str, paddle.Tensor]) -> dict:
+        """The official sample grids: per image a column of real, the encoder's CAM heatmap,
+        reconstruction, translation and cycle."""
+        was_training = self.gen2B.training
+        self.eval()
+        grids = {}
+        for name, real, enc, other, to_other, to_self in (
+                ("A2B", batch["A"], self.disA, self.disB, self.gen2B, self.gen2A),
+                ("B2A", batch["B"], self.disB, self.disA, self.gen2A, self.gen2B)):
+            _, heat, z = enc.encode(real)
+            fake = to_other(z)
+            cycle = to_self(other.encode(fake)[2])
+            recon = to_self(z)
+            reals, recons, fakes, cycles = (to_uint8(t) for t in (real, recon, fake, cycle))
+            size = reals.shape[1:3]
+            columns = [[reals[i], heatmap_to_rgb(heat[i].numpy(), size), recons[i], fakes[i],
+                        cycles[i]] for i in range(real.shape[0])]
+            grids[name] = panel_grid(columns)
+        if was_training:
+            self.train()
+        return grids
+
+    def translator(self, direction: str) -> nn.Layer:
+        pairs = {"A2B": (self.disA, self.gen2B), "B2A": (self.disB, self.gen2A)}
+        if direction not in pairs:
+            raise ConfigError(f"direction must be A2B or B2A, got '{direction}'")
+        return Translator(*pairs[direction])
+
+    # ----- alignment with the official implementation
+    @classmethod
+    def fixture_config(cls, fixture: dict) -> dict:
+        def get(key):
+            return fixture[f"config/{key}"].item()
+        return {"model.name": "nicegan", "model.light": bool(get("light")),
+                "model.ch": int(get("ch")), "model.n_res": int(get("n_res")),
+                "model.n_dis": int(get("n_dis")), "model.img_size": int(get("img_size")),
+                "optimizer.lr": float(get("lr")),
+                "optimizer.weight_decay": float(get("weight_decay")),
+                "loss.adv_weight": float(get("adv_weight")),
+                "loss.cycle_weight": float(get("cycle_weight")),
+                "loss.recon_weight": float(get("recon_weight"))}
+
+    @classmethod
+    def config_from_official(cls, checkpoint: dict) -> dict:
+        gen, dis = checkpoint["gen2B"], checkpoint["disA"]
+        ch = int(np.shape(gen["UpBlock0.1.weight"])[0]) // 4
+        n_res = len([k for k in gen if re.fullmatch(r"UpBlock1_\d+\.conv1\.weight", k)])
+        n_dis = 6 + len([k for k in dis if re.fullmatch(r"Dis0_0\.\d+\.weight_orig", k)])
+        fc_in = int(np.shape(gen["FC.0.weight"])[1])
+        over = {"model.name": "nicegan", "model.ch": ch, "model.n_res": n_res,
+                "model.n_dis": n_dis, "model.light": fc_in == 4 * ch}
+        if fc_in != 4 * ch:
+            over["model.img_size"] = 4 * int(round((fc_in / (4 * ch)) ** 0.5))
+        return over
+
+    def fixture_outputs(self, fixture: dict) -> dict:
+        from ppugatit.convert import convert_official, paddle_to_official
+
+        official = {}
+        for key, value in fixture.items():
+            if key.startswith("before/"):
+                _, net, name = key.split("/", 2)
+                official.setdefault(net, {})[name] = value
+        before = convert_official(self, official, "fixture before/")
+        real_A = paddle.to_tensor(fixture["input/real_A"])
+        real_B = paddle.to_tensor(fixture["input/real_B"])
+        out: dict = {}
+
+        self.load_weights(before)
+        self.eval()
+        with paddle.no_grad():
+            names = ("logit_local", "logit_global", "cam_logit", "heatmap", "z")
+            results = self.disA(real_A)
+            for name, t in zip(names, results):
+                out[f"eval_forward/disA/{name}"] = t.numpy()
+            out["eval_forward/gen2B/out"] = self.gen2B(results[-1]).numpy()
+
+        self.load_weights(before)
+        self.train()
+        losses = self.train_step({"A": real_A, "B": real_B})
+        for name, t in losses.items():
+            out[f"step/{name}"] = np.float64(float(t))
+        for net, layer in self.networks.items():
+            for name, t in paddle_to_official(layer).items():
+                out[f"after/{net}/{name}"] = t
+        return out

@@ -1,0 +1,50 @@
+"""Building blocks whose behaviour the fixtures do not pin down on their own."""
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from ppugatit import layers
+from ppugatit.layers import NearestUpsample2x, conv2d, use_onednn_conv
+
+
+@pytest.fixture
+def onednn():
+    layers._STATIC_CONVS.clear()  # each test traces its own programs
+    use_onednn_conv(True)
+    yield
+    use_onednn_conv(False)
+
+
+def grads(fn, x0, w0, x_requires, w_requires):
+    x, w = x0.clone(), w0.clone()
+    x.stop_gradient, w.stop_gradient = not x_requires, not w_requires
+    y = fn(x, w)
+    (y * y).sum().backward()
+    return y.numpy(), (x.grad.numpy() if x.grad is not None else None), (
+        w.grad.numpy() if w.grad is not None else None)
+
+
+@pytest.mark.parametrize("first_without_grad", [False, True])
+def test_onednn_conv_matches_eager_values_and_gradients(onednn, first_without_grad):
+    rng = np.random.default_rng(0)
+    x0 = paddle.to_tensor(rng.standard_normal((2, 4, 9, 9)).astype("float32"))
+    w0 = paddle.to_tensor(rng.standard_normal((3, 4, 3, 3)).astype("float32"))
+    if first_without_grad:  # inference first (weights are parameters) must not poison training
+        w = w0.clone()
+        w.stop_gradient = False
+        with paddle.no_grad():
+            conv2d(x0, w, stride=2)
+    for x_req, w_req in ((False, True), (True, True), (True, False)):
+        ref = grads(lambda x, w: F.conv2d(x, w, stride=2), x0, w0, x_req, w_req)
+        got = grads(lambda x, w: conv2d(x, w, stride=2), x0, w0, x_req, w_req)
+        for r, g in zip(ref, got):
+            assert (r is None) == (g is None)
+            if r is not None:
+                np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+
+
+def test_nearest_upsample_is_paddles_nearest_interpolation():
+    x = paddle.randn([2, 3, 5, 4])
+    np.testing.assert_array_equal(NearestUpsample2x()(x).numpy(),
+                                  F.interpolate(x, scale_factor=2, mode="nearest").numpy())

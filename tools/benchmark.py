@@ -1,0 +1,86 @@
+"""Benchmark a config: training step, dygraph and exported inference; optionally the official
+PyTorch step side by side. Prints a table and one JSON line.
+
+    python tools/benchmark.py -c configs/ugatit_light.yaml -o model.ch=16 model.img_size=128
+    python tools/benchmark.py -c configs/ugatit_light.yaml --official-repo ../UGATIT-pytorch \\
+        --official-python ../torch-env/bin/python
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ppugatit.cli import run  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("-c", "--config", required=True)
+parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE")
+parser.add_argument("--warmup", type=int, default=2)
+parser.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported")
+parser.add_argument("--skip", nargs="*", default=[], choices=["train", "dygraph", "exported"])
+parser.add_argument("--mkldnn", action="store_true", help="exported model with oneDNN on CPU")
+parser.add_argument("--official-repo", help="a checkout of the official UGATIT-pytorch")
+parser.add_argument("--official-python", default="python", help="a Python that has torch")
+args = parser.parse_args()
+
+
+def main() -> None:
+    from ppugatit import benchmark as bm
+    from ppugatit.config import build_config
+    from ppugatit.device import setup_device
+    from ppugatit.models import MODELS
+
+    cfg = build_config(args.config, args.override)
+    device = setup_device(cfg.train.device, cfg.train.cpu_threads)
+    m, b = cfg.model, cfg.train.batch_size
+    model = MODELS[m.name](cfg)
+    result = {"config": args.config, "overrides": args.override, "model": m.name,
+              "device": device, "machine": bm.machine(), "batch_size": b,
+              "img_size": m.img_size}
+    rows = []
+    if "train" not in args.skip:
+        r = bm.bench_train(model, b, m.img_size, args.warmup, args.repeat, device)
+        result["train"] = r
+        rows.append(("training step", f"{r['s_per_step']:.3f} s/step", f"{r['images_per_s']:.2f}"))
+    if "dygraph" not in args.skip:
+        r = bm.bench_dygraph_inference(model, 1, m.img_size, args.warmup, args.repeat, device)
+        result["inference_dygraph"] = r
+        rows.append(("inference, dygraph", f"{r['s_per_batch']:.3f} s/image",
+                     f"{r['images_per_s']:.2f}"))
+    if "exported" not in args.skip:
+        r = bm.bench_exported_inference(model, 1, m.img_size, args.warmup, args.repeat, device,
+                                        args.mkldnn, cfg.train.cpu_threads or os.cpu_count())
+        result["inference_exported"] = r
+        rows.append((f"inference, exported{' (oneDNN)' if args.mkldnn else ''}",
+                     f"{r['s_per_batch']:.3f} s/image", f"{r['images_per_s']:.2f}"))
+    result["peak_memory_mb"] = bm.peak_memory_mb(device)
+    if args.official_repo:
+        if m.name != "ugatit":
+            raise SystemExit("--official-repo: only the official U-GAT-IT is supported")
+        off = bm.bench_official(args.official_python, args.official_repo, m.light, m.ch, m.n_res,
+                                m.img_size, b, cfg.train.cpu_threads or os.cpu_count(),
+                                args.warmup, args.repeat)
+        result["official"] = off
+        rows.append(("official training step (PyTorch)", f"{off['s_per_step']:.3f} s/step",
+                     f"{off['images_per_s']:.2f}"))
+        rows.append(("official inference, eager", f"{off['inference_s_per_image']:.3f} s/image",
+                     f"{1 / off['inference_s_per_image']:.2f}"))
+        if "train" in result:
+            result["train_speedup_vs_official"] = off["s_per_step"] / result["train"]["s_per_step"]
+            rows.append(("ours / official step time",
+                         f"{1 / result['train_speedup_vs_official']:.2f}x", ""))
+        if "inference_exported" in result:
+            result["exported_speedup_vs_official"] = (off["inference_s_per_image"]
+                                                      / result["inference_exported"]["s_per_batch"])
+            rows.append(("exported inference speed-up", f"{result['exported_speedup_vs_official']:.2f}x", ""))
+    print(f"{m.name}  light={m.get('light')} ch={m.get('ch')} n_res={m.get('n_res')} "
+          f"img_size={m.img_size} batch={b}  on {device}: {result['machine']}")
+    print(f"{'what':<36} {'time':>16} {'images/s':>10}")
+    for what, t, ips in rows:
+        print(f"{what:<36} {t:>16} {ips:>10}")
+    print(f"{'peak memory':<36} {result['peak_memory_mb']:>13.0f} MB")
+    print(json.dumps(result))
+
+
+run(main)

@@ -1,0 +1,42 @@
+"""Translate pictures with trained (.pdparams) or official PyTorch (.pt) weights.
+
+    python tools/infer.py --weights output/demo/weights.pdparams --input data/demo/testA \
+        --output out/A2B
+    python tools/infer.py -c configs/ugatit_light.yaml --weights params_latest.pt \
+        --input photo.jpg --output out --heatmap --grid
+
+--input is an image, a folder (recursively, sub-folders kept) or a quoted glob. Generation
+models sample instead: --num N --seed S.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ppugatit.cli import run  # noqa: E402
+from ppugatit.inference import infer  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("-c", "--config", help="the run's config (default: config.yaml beside "
+                    "--weights; for a .pt, the sizes are read off the file)")
+parser.add_argument("--weights", required=True, help="weights.pdparams, a .pdckpt or an "
+                    "official .pt")
+parser.add_argument("--input", help="an image, a folder or a glob")
+parser.add_argument("--output", required=True, help="folder for the results")
+parser.add_argument("--direction", help="A2B (default) or B2A")
+parser.add_argument("--heatmap", action="store_true", help="also write the CAM heatmap over "
+                    "the input as <name>_heatmap")
+parser.add_argument("--grid", action="store_true", help="also write the official seven-panel "
+                    "column (real, identity, translation, cycle) as <name>_grid")
+parser.add_argument("--keep-size", "--keep_size", action="store_true",
+                    help="resize results back to each input's size (default: model.img_size)")
+parser.add_argument("--batch-size", "--batch_size", type=int, default=1)
+parser.add_argument("--device", choices=["cpu", "gpu"], help="default: gpu if Paddle has one")
+parser.add_argument("--num", type=int, help="generation models: how many samples")
+parser.add_argument("--seed", type=int, default=0, help="generation models: noise seed")
+parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="config overrides, e.g. model.img_size=128")
+args = parser.parse_args()
+run(lambda: print(infer(args.weights, args.output, args.input, args.config, args.override,
+                        args.direction, args.heatmap, args.grid, args.keep_size,
+                        args.batch_size, args.device, args.num, args.seed)))
