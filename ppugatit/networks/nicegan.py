@@ -15,15 +15,15 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ppugatit.layers import Conv2D, Linear, ReflectionPad2D, SNConv2D, SNLinear, instance_layer_norm
+from ppugatit.layers import (Conv2D, Linear, ReflectionPad2D, SNConv2D, SNLinear,
+                             mixed_instance_layer_norm)
 from ppugatit.networks.ugatit import cam_reweight
 
 
-def softmax_mix(rho: paddle.Tensor, out_in: paddle.Tensor, out_ln: paddle.Tensor) -> paddle.Tensor:
-    """NICE-GAN's IN/LN mix: ``softmax(rho)[..., 0] * IN + softmax(rho)[..., 1] * LN``."""
+def softmax_weights(rho: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
+    """NICE-GAN's IN and LN weights, ``softmax(rho)[..., 0]`` and ``[..., 1]``, each ``[1, C]``."""
     w = F.softmax(rho, axis=2)
-    c = rho.shape[1]
-    return w[:, :, 0].reshape([1, c, 1, 1]) * out_in + w[:, :, 1].reshape([1, c, 1, 1]) * out_ln
+    return w[:, :, 0], w[:, :, 1]
 
 
 class AdaILN(nn.Layer):
@@ -38,9 +38,8 @@ class AdaILN(nn.Layer):
             [1, num_features, 2], default_initializer=nn.initializer.Assign(init))
 
     def forward(self, x: paddle.Tensor, gamma: paddle.Tensor, beta: paddle.Tensor) -> paddle.Tensor:
-        out = softmax_mix(self.rho, *instance_layer_norm(x, self.eps))
-        n, c = gamma.shape
-        return out * gamma.reshape([n, c, 1, 1]) + beta.reshape([n, c, 1, 1])
+        w_in, w_ln = softmax_weights(self.rho)
+        return mixed_instance_layer_norm(x, w_in * gamma, w_ln * gamma, beta, self.eps)
 
 
 class ILN(nn.Layer):
@@ -57,8 +56,12 @@ class ILN(nn.Layer):
         self.beta = self.create_parameter(shape, default_initializer=nn.initializer.Constant(0.0))
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        out = softmax_mix(self.rho, *instance_layer_norm(x, self.eps))
-        return out * self.gamma + self.beta
+        n, c = x.shape[0], x.shape[1]
+        w_in, w_ln = softmax_weights(self.rho)
+        gamma = self.gamma.reshape([1, c])
+        return mixed_instance_layer_norm(x, (w_in * gamma).expand([n, c]),
+                                         (w_ln * gamma).expand([n, c]),
+                                         self.beta.reshape([1, c]).expand([n, c]), self.eps)
 
 
 class ResnetAdaILNBlock(nn.Layer):
