@@ -109,7 +109,7 @@ def bench_dygraph_inference(model, batch_size: int, img_size: int, warmup: int, 
 
 
 def bench_exported_inference(model, batch_size: int, img_size: int, warmup: int, repeat: int,
-                             device: str, enable_mkldnn: bool, cpu_threads: int) -> dict:
+                             device: str, enable_mkldnn: bool | None, cpu_threads: int) -> dict:
     from ppugatit.export import Predictor, export_model
 
     _, x = _inference_input(model, batch_size, img_size)
@@ -117,17 +117,21 @@ def bench_exported_inference(model, batch_size: int, img_size: int, warmup: int,
         export_model(model, folder)
         predictor = Predictor(folder, device, enable_mkldnn, cpu_threads)
         s = median_time(lambda: predictor(x), warmup, repeat, device)
-    return {"s_per_batch": s, "images_per_s": batch_size / s, "mkldnn": enable_mkldnn}
+        used = bool(predictor.meta.get("onednn")) if enable_mkldnn is None else enable_mkldnn
+    return {"s_per_batch": s, "images_per_s": batch_size / s, "mkldnn": used and device == "cpu"}
 
 
-def bench_official(python: str, repo: str, light: bool, ch: int, n_res: int, img_size: int,
-                   batch_size: int, threads: int, warmup: int, repeat: int) -> dict:
-    """The official PyTorch step, timed by tools/benchmark_official.py in ``python``."""
+def bench_official(python: str, repo: str, m, batch_size: int, threads: int, warmup: int,
+                   repeat: int) -> dict:
+    """The official PyTorch step for the model config ``m``, timed by
+    tools/benchmark_official.py in ``python`` (the official networks, built at m's sizes)."""
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "tools", "benchmark_official.py")
-    cmd = [python, script, "--repo", repo, "--light", str(int(light)), "--ch", str(ch),
-           "--n_res", str(n_res), "--img_size", str(img_size), "--batch_size", str(batch_size),
-           "--threads", str(threads), "--warmup", str(warmup), "--repeat", str(repeat)]
+    cmd = [python, script, "--repo", repo, "--light", str(int(m.light)), "--ch", str(m.ch),
+           "--n_res", str(m.n_res), "--img_size", str(m.img_size),
+           "--n_dis_global", str(m.n_dis_global), "--n_dis_local", str(m.n_dis_local),
+           "--batch_size", str(batch_size), "--threads", str(threads), "--warmup", str(warmup),
+           "--repeat", str(repeat)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the official benchmark failed: {out.stderr.strip()[-500:]}")

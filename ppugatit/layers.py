@@ -174,9 +174,24 @@ class SNLinear(_SpectralNorm):
         return F.linear(x, self.sn_weight(), self.bias)
 
 
+def reflection_pad(x: paddle.Tensor, p: int) -> paddle.Tensor:
+    """Reflection padding by slicing and concatenation, for exported programs: Paddle
+    Inference's oneDNN pad3d (what F.pad becomes) is slow, and its squeeze fails in training."""
+    x = paddle.concat([paddle.flip(x[:, :, 1:p + 1], [2]), x, paddle.flip(x[:, :, -p - 1:-1], [2])],
+                      axis=2)
+    return paddle.concat([paddle.flip(x[:, :, :, 1:p + 1], [3]), x,
+                          paddle.flip(x[:, :, :, -p - 1:-1], [3])], axis=3)
+
+
 class ReflectionPad2D(nn.Pad2D):
     def __init__(self, padding: int):
         super().__init__(padding, mode="reflect")
+        self.p = padding
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if paddle.in_dynamic_mode():
+            return super().forward(x)
+        return reflection_pad(x, self.p)
 
 
 class NearestUpsample2x(nn.Layer):
@@ -227,7 +242,12 @@ def mixed_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scal
     out_in = F.instance_norm(x.reshape([1, n * c, h, w]),
                              weight=(in_scale * math.sqrt(k_in)).reshape([n * c]),
                              bias=bias.reshape([n * c]), eps=eps * k_in).reshape([n, c, h, w])
-    out_ln = F.layer_norm(x, [c, h, w], epsilon=eps * k_ln)
+    if paddle.in_dynamic_mode():
+        out_ln = F.layer_norm(x, [c, h, w], epsilon=eps * k_ln)
+    else:
+        # an exported program: the same statistics as one instance-norm channel per image, since
+        # Paddle Inference's oneDNN layer norm takes only the last axis and runs it on one thread
+        out_ln = F.instance_norm(x.reshape([n, 1, c * h, w]), eps=eps * k_ln).reshape([n, c, h, w])
     return out_in + out_ln * (ln_scale * math.sqrt(k_ln)).reshape([n, c, 1, 1])
 
 

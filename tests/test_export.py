@@ -39,7 +39,7 @@ def test_export_writes_the_model_and_its_description(exported):
     assert sorted(os.listdir(exported)) == ["inference.json", "inference.pdiparams",
                                             "inference.yml"]
     meta = yaml.safe_load((exported / "inference.yml").read_text())
-    assert meta == {"model": "ugatit", "task": "translation", "input": "image",
+    assert meta == {"model": "ugatit", "task": "translation", "onednn": True, "input": "image",
                     "direction": "A2B", "img_size": 128, "outputs": ["image", "heatmap"]}
 
 
@@ -165,3 +165,43 @@ def test_export_and_deploy_errors(tmp_path):
         if paddle.device.is_compiled_with_cuda():
             pytest.skip("a GPU build of Paddle")
         infer(PT, str(tmp_path / "o"), str(tmp_path / "in"), device="gpu")
+
+
+EVERY_MODEL = """
+import sys
+import numpy as np
+import paddle
+sys.path.insert(0, {root!r})
+from ppugatit.config import build_config
+from ppugatit.export import Predictor, export_model
+from ppugatit.inference import dygraph_runner, z_dim
+from ppugatit.models import MODELS
+cfg = build_config({config!r}, {overrides!r})
+model = MODELS[cfg.model.name](cfg)
+meta = export_model(model, {out!r})
+rng = np.random.default_rng(0)
+if model.task == "generation":
+    x = rng.standard_normal((2, z_dim(model))).astype("float32")
+    ref = dygraph_runner(model.sampler())(x)[0]
+else:
+    x = rng.uniform(-1, 1, (2, 3, cfg.model.img_size, cfg.model.img_size)).astype("float32")
+    ref = dygraph_runner(model.translator("A2B"))(x)[0]
+got = Predictor({out!r})(x)[0]
+print(meta["onednn"], float(np.abs(got - ref).max()))
+"""
+
+
+@pytest.mark.parametrize("config, overrides, onednn", [
+    ("demo.yaml", ["model.ch=4", "model.n_res=1"], True),
+    ("demo_nicegan.yaml", ["model.ch=4", "model.n_res=1"], False),
+    ("demo_sagan.yaml", ["model.conv_dim=8", "model.z_dim=16"], False),
+])
+def test_every_model_exports_and_predicts_its_dygraph_numbers(tmp_path, config, overrides, onednn):
+    """Paddle Inference, with oneDNN where the model allows it (the default), within 1e-4."""
+    code = EVERY_MODEL.format(root=ROOT, config=os.path.join(ROOT, "configs", config),
+                              overrides=overrides, out=str(tmp_path / "export"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    used_onednn, diff = proc.stdout.split()[-2:]
+    assert used_onednn == str(onednn)
+    assert float(diff) <= 1e-4

@@ -19,7 +19,8 @@ parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALU
 parser.add_argument("--warmup", type=int, default=2)
 parser.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported")
 parser.add_argument("--skip", nargs="*", default=[], choices=["train", "dygraph", "exported"])
-parser.add_argument("--mkldnn", action="store_true", help="exported model with oneDNN on CPU")
+parser.add_argument("--mkldnn", choices=["auto", "on", "off"], default="auto",
+                    help="oneDNN for the exported model on CPU (auto: as the export records)")
 parser.add_argument("--official-repo", help="a checkout of the official UGATIT-pytorch")
 parser.add_argument("--official-python", default="python", help="a Python that has torch")
 args = parser.parse_args()
@@ -49,18 +50,18 @@ def main() -> None:
         rows.append(("inference, dygraph", f"{r['s_per_batch']:.3f} s/image",
                      f"{r['images_per_s']:.2f}"))
     if "exported" not in args.skip:
+        mkldnn = {"auto": None, "on": True, "off": False}[args.mkldnn]
         r = bm.bench_exported_inference(model, 1, m.img_size, args.warmup, args.repeat, device,
-                                        args.mkldnn, cfg.train.cpu_threads or os.cpu_count())
+                                        mkldnn, cfg.train.cpu_threads or os.cpu_count())
         result["inference_exported"] = r
-        rows.append((f"inference, exported{' (oneDNN)' if args.mkldnn else ''}",
+        rows.append((f"inference, exported{' (oneDNN)' if r['mkldnn'] else ''}",
                      f"{r['s_per_batch']:.3f} s/image", f"{r['images_per_s']:.2f}"))
     result["peak_memory_mb"] = bm.peak_memory_mb(device)
     if args.official_repo:
         if m.name != "ugatit":
             raise SystemExit("--official-repo: only the official U-GAT-IT is supported")
-        off = bm.bench_official(args.official_python, args.official_repo, m.light, m.ch, m.n_res,
-                                m.img_size, b, cfg.train.cpu_threads or os.cpu_count(),
-                                args.warmup, args.repeat)
+        off = bm.bench_official(args.official_python, args.official_repo, m, b,
+                                cfg.train.cpu_threads or os.cpu_count(), args.warmup, args.repeat)
         result["official"] = off
         rows.append(("official training step (PyTorch)", f"{off['s_per_step']:.3f} s/step",
                      f"{off['images_per_s']:.2f}"))

@@ -19,7 +19,8 @@ import torch.nn as nn
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("--repo", required=True)
 for name, default in (("light", 1), ("ch", 64), ("n_res", 4), ("img_size", 256),
-                      ("batch_size", 1), ("threads", 2), ("warmup", 2), ("repeat", 5)):
+                      ("n_dis_global", 7), ("n_dis_local", 5), ("batch_size", 1), ("threads", 2),
+                      ("warmup", 2), ("repeat", 5)):
     p.add_argument("--" + name, type=int, default=default)
 a = p.parse_args()
 sys.path.insert(0, a.repo)
@@ -29,8 +30,8 @@ torch.set_num_threads(a.threads)
 gen = dict(input_nc=3, output_nc=3, ngf=a.ch, n_blocks=a.n_res, img_size=a.img_size,
            light=bool(a.light))
 genA2B, genB2A = ResnetGenerator(**gen), ResnetGenerator(**gen)
-disGA, disGB = Discriminator(3, a.ch, 7), Discriminator(3, a.ch, 7)
-disLA, disLB = Discriminator(3, a.ch, 5), Discriminator(3, a.ch, 5)
+disGA, disGB = Discriminator(3, a.ch, a.n_dis_global), Discriminator(3, a.ch, a.n_dis_global)
+disLA, disLB = Discriminator(3, a.ch, a.n_dis_local), Discriminator(3, a.ch, a.n_dis_local)
 G_optim = torch.optim.Adam(itertools.chain(genA2B.parameters(), genB2A.parameters()), lr=1e-4,
                            betas=(0.5, 0.999), weight_decay=1e-4)
 D_optim = torch.optim.Adam(itertools.chain(disGA.parameters(), disGB.parameters(),

@@ -35,7 +35,8 @@ parser.add_argument("--keep-size", "--keep_size", action="store_true",
 parser.add_argument("--batch_size", "--batch-size", type=int, default=1)
 parser.add_argument("--device", choices=["cpu", "gpu"], help="default: gpu if Paddle has one")
 parser.add_argument("--enable_mkldnn", "--enable-mkldnn", type=str2bool, nargs="?", const=True,
-                    default=False, help="oneDNN on CPU (see docs/inference.md)")
+                    default=None, help="oneDNN on CPU; default: as the export records "
+                    "(on for U-GAT-IT, see docs/inference.md)")
 parser.add_argument("--cpu_threads", "--cpu-threads", type=int, help="CPU math threads")
 parser.add_argument("--num", type=int, help="generation models: how many samples")
 parser.add_argument("--seed", type=int, default=0, help="generation models: noise seed")

@@ -62,6 +62,8 @@ class GANModel:
     task: str = "translation"          # or "generation" (images from noise)
     directions: tuple = ("A2B", "B2A")  # translation models: what translator() accepts
     official_networks: tuple = ()      # the official checkpoint's / fixture's network names
+    onednn_inference: bool = True      # its export keeps its numbers under Paddle Inference's
+                                       # oneDNN (tests/test_export.py checks each model)
 
     def __init__(self, cfg: Any):
         self.cfg = cfg

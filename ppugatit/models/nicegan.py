@@ -66,6 +66,7 @@ class NICEGAN(GANModel):
         },
     }
     official_networks = ("gen2B", "gen2A", "disA", "disB")
+    onednn_inference = False  # Paddle 3.3.1's oneDNN inference crashes on the SN encoder
 
     def __init__(self, cfg):
         super().__init__(cfg)

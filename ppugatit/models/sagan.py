@@ -12,7 +12,8 @@ import paddle.nn as nn
 from ppugatit.errors import ConfigError
 from ppugatit.losses import hinge_d_loss, hinge_g_loss
 from ppugatit.models.base import GANModel, set_requires_grad
-from ppugatit.networks.sagan import IMG_SIZE, Discriminator, Generator, fixed_singular_vectors
+from ppugatit.networks.sagan import (IMG_SIZE, Discriminator, Generator, fixed_singular_vectors,
+                                     spectral_norms)
 from ppugatit.visual import overlay, panel_grid, to_uint8
 
 # where the attention maps are shown: (x, y) as fractions of the feature map, one colour each
@@ -34,8 +35,16 @@ class Sampler(nn.Layer):
         self.generator = generator
 
     def forward(self, z: paddle.Tensor) -> paddle.Tensor:
-        with fixed_singular_vectors(self.generator):
-            return self.generator(z)[0]
+        # not `with fixed_singular_vectors(...)`: to_static turns a context manager into a
+        # program region that Paddle Inference cannot load (exported samplers must load)
+        layers = spectral_norms(self.generator)
+        previous = [m.power_iteration for m in layers]
+        for m in layers:
+            m.power_iteration = False
+        images = self.generator(z)[0]
+        for m, flag in zip(layers, previous):
+            m.power_iteration = flag
+        return images
 
 
 def _mark(img: np.ndarray, points: list[tuple[int, int]]) -> np.ndarray:
@@ -81,6 +90,7 @@ class SAGAN(GANModel):
     task = "generation"
     directions = ()
     official_networks = ("G", "D")
+    onednn_inference = False  # Paddle 3.3.1's oneDNN transposed convolutions: off by 2e-2
 
     def __init__(self, cfg):
         super().__init__(cfg)

@@ -95,6 +95,9 @@ class SAGANSpectralNorm(nn.Layer):
                 u = l2normalize(paddle.mv(w_mat, v))
                 paddle.assign(v, m.weight_v)
                 paddle.assign(u, m.weight_u)
+        if not paddle.in_dynamic_mode():  # an exported program: no backward, and Paddle
+            # Inference cannot load the region a PyLayer becomes
+            return w / paddle.dot(m.weight_u, paddle.mv(w_mat, m.weight_v))
         return w / _LateSigma.apply(w_mat, m)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
@@ -103,10 +106,14 @@ class SAGANSpectralNorm(nn.Layer):
                     padding=self.padding)
 
 
+def spectral_norms(net: nn.Layer) -> list[SAGANSpectralNorm]:
+    return [m for m in net.sublayers(include_self=True) if isinstance(m, SAGANSpectralNorm)]
+
+
 @contextlib.contextmanager
 def fixed_singular_vectors(net: nn.Layer) -> Iterator[None]:
     """Within the block, ``net``'s SAGAN spectral norms use their stored u, v unchanged."""
-    layers = [m for m in net.sublayers(include_self=True) if isinstance(m, SAGANSpectralNorm)]
+    layers = spectral_norms(net)
     previous = [m.power_iteration for m in layers]
     for m in layers:
         m.power_iteration = False
