@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shutil
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,18 @@ from ppugatit.utils import atomic_write
 def save(obj: Any, path: str) -> None:
     """``paddle.save`` to a temporary file, then rename: an interrupted save leaves the old file."""
     atomic_write(path, lambda tmp: paddle.save(obj, tmp))
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    """Make ``dst`` the same file as ``src``, atomically: a hard link where the file system
+    allows it (a full-model checkpoint is gigabytes; no second write), else a copy."""
+    def write(tmp: str) -> None:
+        os.remove(tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+    atomic_write(dst, write)
 
 
 def load(path: str) -> Any:

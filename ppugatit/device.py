@@ -9,11 +9,13 @@ from ppugatit.errors import ConfigError
 from ppugatit.layers import use_onednn_conv
 
 
-def setup_device(device: str = "auto", cpu_threads: int = 0, processes: int = 1) -> str:
+def setup_device(device: str = "auto", cpu_threads: int = 0, processes: int = 1,
+                 onednn: bool = True) -> str:
     """Select ``device`` ('auto', 'cpu' or 'gpu') and return the one in use.
 
     On CPU the math library gets ``cpu_threads`` threads (0: the cores shared among
-    ``processes`` processes on this machine) and convolutions go through oneDNN.
+    ``processes`` processes on this machine) and, with ``onednn``, convolutions go through
+    oneDNN: 3-10x faster training steps, about twice the memory (docs/benchmarks.md).
     """
     if device not in ("auto", "cpu", "gpu"):
         raise ConfigError(f"train.device must be auto, cpu or gpu, got '{device}'")
@@ -28,5 +30,5 @@ def setup_device(device: str = "auto", cpu_threads: int = 0, processes: int = 1)
     paddle.set_device("cpu")
     threads = cpu_threads or max(1, (os.cpu_count() or 1) // max(processes, 1))
     paddle.base.core.set_num_threads(threads)
-    use_onednn_conv(True)
+    use_onednn_conv(onednn)
     return "cpu"

@@ -33,7 +33,7 @@ def main() -> None:
     from ppugatit.models import MODELS
 
     cfg = build_config(args.config, args.override)
-    device = setup_device(cfg.train.device, cfg.train.cpu_threads)
+    device = setup_device(cfg.train.device, cfg.train.cpu_threads, 1, cfg.train.cpu_onednn)
     m, b = cfg.model, cfg.train.batch_size
     model = MODELS[m.name](cfg)
     result = {"config": args.config, "overrides": args.override, "model": m.name,

@@ -49,7 +49,8 @@ class Trainer:
         self.out = cfg.output_dir
         self.ckpt_dir = os.path.join(self.out, "checkpoints")
         self.logger = setup_logger(os.path.join(self.out, "train.log"), self.rank)
-        self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world)
+        self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world,
+                                   cfg.train.cpu_onednn)
         if cfg.train.amp and self.device == "cpu":
             self.logger.warning("train.amp: mixed precision needs a GPU; on CPU Paddle's "
                                 "auto_cast leaves the step in float32")
@@ -126,8 +127,7 @@ class Trainer:
                  "rng": {"python": random.getstate(), "numpy": np.random.get_state()}}
         path = os.path.join(self.ckpt_dir, f"iter_{self.iteration:07d}.pdckpt")
         checkpoint.save(state, path)
-        latest = os.path.join(self.ckpt_dir, "latest.pdckpt")
-        checkpoint.save(state, latest)
+        checkpoint.link_or_copy(path, os.path.join(self.ckpt_dir, "latest.pdckpt"))
         checkpoint.rotate(self.ckpt_dir, self.cfg.train.keep_checkpoints)
         checkpoint.save(self.model.weights(), os.path.join(self.out, "weights.pdparams"))
         self.logger.info("saved %s and weights.pdparams", path)
