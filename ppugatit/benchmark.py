@@ -73,16 +73,24 @@ def synthetic_batch(model, batch_size: int, img_size: int, seed: int = 0) -> dic
                                 .astype("float32")) for k in model.train_folders}
 
 
+def _timed(fn: Callable[[], object], warmup: int, repeat: int, device: str,
+           theirs: Callable[[], float] | None) -> tuple[float, float | None]:
+    if theirs is None:
+        return median_time(fn, warmup, repeat, device), None
+    return alternate(fn, theirs, warmup, repeat, device)
+
+
 def bench_train(model, batch_size: int, img_size: int, warmup: int, repeat: int,
-                device: str) -> dict:
+                device: str, theirs: Callable[[], float] | None = None) -> dict:
+    """s/step of ``model.train_step``; with ``theirs``, also its median, taken in turns."""
     batch = synthetic_batch(model, batch_size, img_size)
     model.train()
 
     def step():
         losses = model.train_step(batch)
         float(losses["G_loss"])
-    s = median_time(step, warmup, repeat, device)
-    return {"s_per_step": s, "images_per_s": batch_size / s}
+    s, other = _timed(step, warmup, repeat, device, theirs)
+    return {"s_per_step": s, "images_per_s": batch_size / s, "theirs_s": other}
 
 
 def _inference_input(model, batch_size: int, img_size: int) -> tuple[paddle.nn.Layer, np.ndarray]:
@@ -95,7 +103,7 @@ def _inference_input(model, batch_size: int, img_size: int) -> tuple[paddle.nn.L
 
 
 def bench_dygraph_inference(model, batch_size: int, img_size: int, warmup: int, repeat: int,
-                            device: str) -> dict:
+                            device: str, theirs: Callable[[], float] | None = None) -> dict:
     layer, x = _inference_input(model, batch_size, img_size)
     layer.eval()
     xt = paddle.to_tensor(x)
@@ -104,35 +112,92 @@ def bench_dygraph_inference(model, batch_size: int, img_size: int, warmup: int, 
         with paddle.no_grad():
             out = layer(xt)
         (out[0] if isinstance(out, (tuple, list)) else out).numpy()
-    s = median_time(run, warmup, repeat, device)
-    return {"s_per_batch": s, "images_per_s": batch_size / s}
+    s, other = _timed(run, warmup, repeat, device, theirs)
+    return {"s_per_batch": s, "images_per_s": batch_size / s, "theirs_s": other}
 
 
 def bench_exported_inference(model, batch_size: int, img_size: int, warmup: int, repeat: int,
-                             device: str, enable_mkldnn: bool | None, cpu_threads: int) -> dict:
+                             device: str, enable_mkldnn: bool | None, cpu_threads: int,
+                             theirs: Callable[[], float] | None = None) -> dict:
     from ppugatit.export import Predictor, export_model
 
     _, x = _inference_input(model, batch_size, img_size)
     with tempfile.TemporaryDirectory() as folder:
         export_model(model, folder)
         predictor = Predictor(folder, device, enable_mkldnn, cpu_threads)
-        s = median_time(lambda: predictor(x), warmup, repeat, device)
+        s, other = _timed(lambda: predictor(x), warmup, repeat, device, theirs)
         used = bool(predictor.meta.get("onednn")) if enable_mkldnn is None else enable_mkldnn
-    return {"s_per_batch": s, "images_per_s": batch_size / s, "mkldnn": used and device == "cpu"}
+    return {"s_per_batch": s, "images_per_s": batch_size / s, "mkldnn": used and device == "cpu",
+            "theirs_s": other}
+
+
+def _official_command(python: str, repo: str, m, batch_size: int, threads: int) -> list[str]:
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "tools", "benchmark_official.py")
+    return [python, script, "--repo", repo, "--light", str(int(m.light)), "--ch", str(m.ch),
+            "--n_res", str(m.n_res), "--img_size", str(m.img_size),
+            "--n_dis_global", str(m.n_dis_global), "--n_dis_local", str(m.n_dis_local),
+            "--batch_size", str(batch_size), "--threads", str(threads)]
 
 
 def bench_official(python: str, repo: str, m, batch_size: int, threads: int, warmup: int,
                    repeat: int) -> dict:
     """The official PyTorch step for the model config ``m``, timed by
     tools/benchmark_official.py in ``python`` (the official networks, built at m's sizes)."""
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "tools", "benchmark_official.py")
-    cmd = [python, script, "--repo", repo, "--light", str(int(m.light)), "--ch", str(m.ch),
-           "--n_res", str(m.n_res), "--img_size", str(m.img_size),
-           "--n_dis_global", str(m.n_dis_global), "--n_dis_local", str(m.n_dis_local),
-           "--batch_size", str(batch_size), "--threads", str(threads), "--warmup", str(warmup),
-           "--repeat", str(repeat)]
+    cmd = _official_command(python, repo, m, batch_size, threads) + [
+        "--warmup", str(warmup), "--repeat", str(repeat)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the official benchmark failed: {out.stderr.strip()[-500:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+class OfficialRunner:
+    """The official networks in a second process that times one run per request, so that
+    :func:`alternate` can interleave them with ours: on a shared machine whose load drifts
+    over minutes, both sides of each ratio are then measured under the same load."""
+
+    def __init__(self, python: str, repo: str, m, batch_size: int, threads: int):
+        self.proc = subprocess.Popen(
+            _official_command(python, repo, m, batch_size, threads) + ["--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._read()
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip()[-500:]
+            raise RuntimeError(f"the official benchmark failed: {err}")
+        return json.loads(line)
+
+    def __call__(self, job: str) -> float:
+        self.proc.stdin.write(job + "\n")
+        self.proc.stdin.flush()
+        return self._read()["s"]
+
+    def close(self) -> dict:
+        self.proc.stdin.write("done\n")
+        self.proc.stdin.flush()
+        info = self._read()
+        self.proc.wait()
+        return info
+
+
+def alternate(ours: Callable[[], object], theirs: Callable[[], float], warmup: int,
+              repeat: int, device: str) -> tuple[float, float]:
+    """Median times of ``ours`` and ``theirs`` (which times itself), run in turns."""
+    def sync():
+        if device == "gpu":
+            paddle.device.synchronize()
+    for _ in range(warmup):
+        ours()
+        theirs()
+    sync()
+    mine, other = [], []
+    for _ in range(repeat):
+        tic = time.perf_counter()
+        ours()
+        sync()
+        mine.append(time.perf_counter() - tic)
+        other.append(theirs())
+    return statistics.median(mine), statistics.median(other)

@@ -38,8 +38,9 @@ def load(path: str) -> Any:
     try:
         return paddle.load(path)
     except Exception as e:  # paddle raises many types for a damaged file
+        first_line = str(e).splitlines()[0][:120] if str(e) else ""
         raise CheckpointError(f"{path}: cannot be read as a Paddle file "
-                              f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})") from None
+                              f"({type(e).__name__}: {first_line})") from None
 
 
 def load_network_state(net: nn.Layer, state: dict, source: str) -> None:

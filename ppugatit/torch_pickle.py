@@ -168,7 +168,8 @@ def _load_legacy(path: str) -> Any:
         for key in keys:
             storage_type = storages[key][0]
             (count,) = struct.unpack("<q", stream.read(8))
-            itemsize = 2 if storage_type.dtype == "bfloat16" else np.dtype(storage_type.dtype).itemsize
+            dtype = storage_type.dtype
+            itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
             raw = stream.read(count * itemsize)
             if len(raw) < count * itemsize:
                 raise CheckpointFormatError(f"{path}: truncated (storage {key} is incomplete)")

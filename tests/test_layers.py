@@ -48,3 +48,27 @@ def test_nearest_upsample_is_paddles_nearest_interpolation():
     x = paddle.randn([2, 3, 5, 4])
     np.testing.assert_array_equal(NearestUpsample2x()(x).numpy(),
                                   F.interpolate(x, scale_factor=2, mode="nearest").numpy())
+
+
+@pytest.mark.parametrize("shape, p", [([2, 3, 8, 6], 1), ([1, 2, 64, 64], 1), ([1, 2, 70, 64], 3)])
+def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p):
+    """Small maps go through pad3d, large ones through slices: both must be ReflectionPad2d."""
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal(shape).astype("float32")
+    g_np = rng.standard_normal([shape[0], shape[1], shape[2] + 2 * p, shape[3] + 2 * p]).astype(
+        "float32")
+    x = paddle.to_tensor(x_np, stop_gradient=False)
+    y = layers.ReflectionPad2D(p)(x)
+    (y * paddle.to_tensor(g_np)).sum().backward()
+    np.testing.assert_array_equal(y.numpy(), np.pad(x_np, [(0, 0), (0, 0), (p, p), (p, p)],
+                                                    mode="reflect"))
+    # the gradient adds each padded position's gradient to the pixel it copies
+    rows = np.abs(np.arange(-p, shape[2] + p))
+    rows = np.where(rows >= shape[2], 2 * (shape[2] - 1) - rows, rows)
+    cols = np.abs(np.arange(-p, shape[3] + p))
+    cols = np.where(cols >= shape[3], 2 * (shape[3] - 1) - cols, cols)
+    want = np.zeros(shape, np.float64)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            want[:, :, r, c] += g_np[:, :, i, j]
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)

@@ -3,8 +3,9 @@
     python tools/benchmark_official.py --repo path/to/UGATIT-pytorch --light 1 --ch 16 ...
 
 Imports the official ``networks.py`` from --repo and runs the step of its UGATIT.train()
-(D update, G update, rho clipping) on random inputs; prints one JSON line. Used by
-tools/benchmark.py --official-repo for side-by-side numbers; not part of the package.
+(D update, G update, rho clipping) on random inputs; prints one JSON line, or with --serve
+times one run per request so that tools/benchmark.py --official-repo can alternate the
+official runs with ours. Not part of the package.
 """
 import argparse
 import itertools
@@ -22,6 +23,8 @@ for name, default in (("light", 1), ("ch", 64), ("n_res", 4), ("img_size", 256),
                       ("n_dis_global", 7), ("n_dis_local", 5), ("batch_size", 1), ("threads", 2),
                       ("warmup", 2), ("repeat", 5)):
     p.add_argument("--" + name, type=int, default=default)
+p.add_argument("--serve", action="store_true",
+               help="time one run per line read from stdin ('train', 'infer'; 'done' ends)")
 a = p.parse_args()
 sys.path.insert(0, a.repo)
 from networks import Discriminator, ResnetGenerator, RhoClipper  # noqa: E402
@@ -88,25 +91,43 @@ def step(real_A, real_B):
 
 real_A = torch.rand(a.batch_size, 3, a.img_size, a.img_size) * 2 - 1
 real_B = torch.rand(a.batch_size, 3, a.img_size, a.img_size) * 2 - 1
-for _ in range(a.warmup):
-    step(real_A, real_B)
-times = []
-for _ in range(a.repeat):
+
+
+def infer():
+    genA2B.eval()
+    with torch.no_grad():
+        genA2B(real_A[:1])
+    genA2B.train()
+
+
+def timed(fn):
     tic = time.perf_counter()
-    step(real_A, real_B)
-    times.append(time.perf_counter() - tic)
-genA2B.eval()
-with torch.no_grad():
-    x = real_A[:1]
+    fn()
+    return time.perf_counter() - tic
+
+
+def info():
+    return {"peak_rss_mb": peak_rss_mb(), "torch": torch.__version__, "threads": a.threads}
+
+
+JOBS = {"train": lambda: step(real_A, real_B), "infer": infer}
+if a.serve:
+    # one timed run per request line ("train" or "infer"), so that the caller can alternate
+    # with its own runs: both then see the same load on a shared machine
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        job = line.strip()
+        if job == "done":
+            break
+        print(json.dumps({"s": timed(JOBS[job])}), flush=True)
+    print(json.dumps(info()), flush=True)
+    sys.exit(0)
+
+result = info()
+for job, key in (("train", "s_per_step"), ("infer", "inference_s_per_image")):
     for _ in range(a.warmup):
-        genA2B(x)
-    inf = []
-    for _ in range(a.repeat):
-        tic = time.perf_counter()
-        genA2B(x)
-        inf.append(time.perf_counter() - tic)
-s = statistics.median(times)
-print(json.dumps({"s_per_step": s, "images_per_s": a.batch_size / s,
-                  "inference_s_per_image": statistics.median(inf),
-                  "peak_rss_mb": peak_rss_mb(),
-                  "torch": torch.__version__, "threads": a.threads}))
+        JOBS[job]()
+    result[key] = statistics.median(timed(JOBS[job]) for _ in range(a.repeat))
+result["images_per_s"] = a.batch_size / result["s_per_step"]
+result["peak_rss_mb"] = peak_rss_mb()
+print(json.dumps(result))

@@ -180,7 +180,8 @@ class Trainer:
                               self.cfg.dataset.flip, self.iteration, total, cfg.batch_size,
                               self.cfg.dataset.num_workers, self.rank, self.world)
         self._main_pid = os.getpid()
-        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self._request_stop)
+                    for s in (signal.SIGINT, signal.SIGTERM)}
         self.logger.info("training %s on %s from iteration %d to %d, batch %d x %d rank(s), "
                          "output in %s", self.cfg.model.name, self.device, self.iteration + 1,
                          total, cfg.batch_size, self.world, self.out)

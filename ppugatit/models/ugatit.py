@@ -37,6 +37,7 @@ class UGATIT(GANModel):
             "img_size": 256,
             "n_dis_global": 7,
             "n_dis_local": 5,
+            "self_attention": False,
         },
         "loss": {
             "adv_weight": 1.0,
@@ -59,14 +60,19 @@ class UGATIT(GANModel):
                 raise ConfigError(
                     f"model.{key}={n} needs img_size >= {4 * 2 ** (n - 2)}, got {m.img_size};"
                     f" lower model.{key} or raise model.img_size")
+        narrowest = m.ch * min(4, 2 ** (min(m.n_dis_global, m.n_dis_local) - 2))
+        if m.self_attention and narrowest < 8:
+            raise ConfigError(f"model.self_attention needs at least 8 channels where it attends "
+                              f"(C/8 query channels), got {narrowest}; raise model.ch")
         gen = dict(input_nc=3, output_nc=3, ngf=m.ch, n_blocks=m.n_res, img_size=m.img_size,
-                   light=m.light)
+                   light=m.light, self_attention=m.self_attention)
         self.genA2B = ResnetGenerator(**gen)
         self.genB2A = ResnetGenerator(**gen)
-        self.disGA = Discriminator(3, m.ch, m.n_dis_global)
-        self.disGB = Discriminator(3, m.ch, m.n_dis_global)
-        self.disLA = Discriminator(3, m.ch, m.n_dis_local)
-        self.disLB = Discriminator(3, m.ch, m.n_dis_local)
+        sa = m.self_attention
+        self.disGA = Discriminator(3, m.ch, m.n_dis_global, self_attention=sa)
+        self.disGB = Discriminator(3, m.ch, m.n_dis_global, self_attention=sa)
+        self.disLA = Discriminator(3, m.ch, m.n_dis_local, self_attention=sa)
+        self.disLB = Discriminator(3, m.ch, m.n_dis_local, self_attention=sa)
         self.networks = {"genA2B": self.genA2B, "genB2A": self.genB2A, "disGA": self.disGA,
                          "disGB": self.disGB, "disLA": self.disLA, "disLB": self.disLB}
         self.generators = [self.genA2B, self.genB2A]

@@ -91,7 +91,7 @@ class SAGANSpectralNorm(nn.Layer):
         w_mat = w.reshape([w.shape[0], -1])
         if self.power_iteration:
             with paddle.no_grad():
-                v = l2normalize(paddle.mv(w_mat.t(), m.weight_u))
+                v = l2normalize(paddle.matmul(m.weight_u, w_mat))  # u W: no transposed copy
                 u = l2normalize(paddle.mv(w_mat, v))
                 paddle.assign(v, m.weight_v)
                 paddle.assign(u, m.weight_u)

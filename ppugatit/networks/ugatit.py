@@ -9,6 +9,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ppugatit.attention import SelfAttention
 from ppugatit.layers import (ILN, AdaILN, Conv2D, InstanceNorm, Linear, NearestUpsample2x,
                              ReflectionPad2D, SNConv2D, SNLinear)
 
@@ -52,10 +53,12 @@ class ResnetGenerator(nn.Layer):
     ``forward`` returns ``(image, cam_logit, heatmap)``. ``light`` pools the attended feature map
     before the MLP instead of flattening it (the full MLP's first layer has
     (img_size/4)^2 * 4*ngf inputs: about 268M weights at 256 px with ngf 64).
+    ``self_attention`` adds SAGAN's self-attention at the bottleneck, before CAM (not in the
+    official code; off, the network is exactly the official one).
     """
 
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, n_blocks: int = 6,
-                 img_size: int = 256, light: bool = False):
+                 img_size: int = 256, light: bool = False, self_attention: bool = False):
         super().__init__()
         assert n_blocks >= 0
         self.n_blocks = n_blocks
@@ -65,12 +68,14 @@ class ResnetGenerator(nn.Layer):
         n_downsampling = 2
         for i in range(n_downsampling):
             mult = 2 ** i
-            down += [ReflectionPad2D(1), Conv2D(ngf * mult, ngf * mult * 2, 3, stride=2, bias=False),
+            down += [ReflectionPad2D(1),
+                     Conv2D(ngf * mult, ngf * mult * 2, 3, stride=2, bias=False),
                      InstanceNorm(), nn.ReLU()]
         mult = 2 ** n_downsampling
         down += [ResnetBlock(ngf * mult) for _ in range(n_blocks)]
 
         dim = ngf * mult
+        self.attn = SelfAttention(dim) if self_attention else None
         self.gap_fc = Linear(dim, 1, bias=False)
         self.gmp_fc = Linear(dim, 1, bias=False)
         self.conv1x1 = Conv2D(dim * 2, dim, 1, bias=True)
@@ -98,6 +103,8 @@ class ResnetGenerator(nn.Layer):
 
     def forward(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
         x = self.DownBlock(x)
+        if self.attn is not None:
+            x, _ = self.attn(x)
         n = x.shape[0]
 
         gap_logit = self.gap_fc(F.adaptive_avg_pool2d(x, 1).reshape([n, -1]))
@@ -124,10 +131,12 @@ class Discriminator(nn.Layer):
 
     ``n_layers`` 7 is the official global discriminator (needs >= 128 px inputs), 5 the local one.
     The CAM re-weighting takes the linear layer's raw ``weight_orig``, as the official code's
-    ``list(self.gap_fc.parameters())[0]`` does after spectral norm.
+    ``list(self.gap_fc.parameters())[0]`` does after spectral norm. ``self_attention`` adds
+    SAGAN's self-attention after the encoder, before CAM (not in the official code).
     """
 
-    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 5):
+    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 5,
+                 self_attention: bool = False):
         super().__init__()
         model = [ReflectionPad2D(1), SNConv2D(input_nc, ndf, 4, stride=2), nn.LeakyReLU(0.2)]
         for i in range(1, n_layers - 2):
@@ -139,6 +148,7 @@ class Discriminator(nn.Layer):
                   nn.LeakyReLU(0.2)]
 
         dim = ndf * 2 ** (n_layers - 2)
+        self.attn = SelfAttention(dim) if self_attention else None
         self.gap_fc = SNLinear(dim, 1, bias=False)
         self.gmp_fc = SNLinear(dim, 1, bias=False)
         self.conv1x1 = Conv2D(dim * 2, dim, 1, bias=True)
@@ -149,6 +159,8 @@ class Discriminator(nn.Layer):
 
     def forward(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
         x = self.model(x)
+        if self.attn is not None:
+            x, _ = self.attn(x)
         n = x.shape[0]
 
         gap_logit = self.gap_fc(F.adaptive_avg_pool2d(x, 1).reshape([n, -1]))
