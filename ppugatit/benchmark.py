@@ -34,19 +34,21 @@ def peak_memory_mb(device: str) -> float:
     return peak_rss_mb()
 
 
+def _sync(device: str) -> None:
+    if device == "gpu":
+        paddle.device.synchronize()
+
+
 def median_time(fn: Callable[[], object], warmup: int, repeat: int, device: str) -> float:
     """Median wall time of ``fn`` over ``repeat`` runs after ``warmup`` untimed ones."""
-    def sync():
-        if device == "gpu":
-            paddle.device.synchronize()
     for _ in range(warmup):
         fn()
-    sync()
+    _sync(device)
     times = []
     for _ in range(repeat):
         tic = time.perf_counter()
         fn()
-        sync()
+        _sync(device)
         times.append(time.perf_counter() - tic)
     return statistics.median(times)
 
@@ -186,18 +188,15 @@ class OfficialRunner:
 def alternate(ours: Callable[[], object], theirs: Callable[[], float], warmup: int,
               repeat: int, device: str) -> tuple[float, float]:
     """Median times of ``ours`` and ``theirs`` (which times itself), run in turns."""
-    def sync():
-        if device == "gpu":
-            paddle.device.synchronize()
     for _ in range(warmup):
         ours()
         theirs()
-    sync()
+    _sync(device)
     mine, other = [], []
     for _ in range(repeat):
         tic = time.perf_counter()
         ours()
-        sync()
+        _sync(device)
         mine.append(time.perf_counter() - tic)
         other.append(theirs())
     return statistics.median(mine), statistics.median(other)
