@@ -133,20 +133,22 @@ def bench_exported_inference(model, batch_size: int, img_size: int, warmup: int,
             "theirs_s": other}
 
 
-def _official_command(python: str, repo: str, m, batch_size: int, threads: int) -> list[str]:
+def _official_command(python: str, repo: str, m, batch_size: int, threads: int,
+                      keep_memory: bool) -> list[str]:
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "tools", "benchmark_official.py")
     return [python, script, "--repo", repo, "--light", str(int(m.light)), "--ch", str(m.ch),
             "--n_res", str(m.n_res), "--img_size", str(m.img_size),
             "--n_dis_global", str(m.n_dis_global), "--n_dis_local", str(m.n_dis_local),
-            "--batch_size", str(batch_size), "--threads", str(threads)]
+            "--batch_size", str(batch_size), "--threads", str(threads)] + (
+                ["--keep-memory"] if keep_memory else [])
 
 
 def bench_official(python: str, repo: str, m, batch_size: int, threads: int, warmup: int,
-                   repeat: int) -> dict:
+                   repeat: int, keep_memory: bool = False) -> dict:
     """The official PyTorch step for the model config ``m``, timed by
     tools/benchmark_official.py in ``python`` (the official networks, built at m's sizes)."""
-    cmd = _official_command(python, repo, m, batch_size, threads) + [
+    cmd = _official_command(python, repo, m, batch_size, threads, keep_memory) + [
         "--warmup", str(warmup), "--repeat", str(repeat)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -159,9 +161,10 @@ class OfficialRunner:
     :func:`alternate` can interleave them with ours: on a shared machine whose load drifts
     over minutes, both sides of each ratio are then measured under the same load."""
 
-    def __init__(self, python: str, repo: str, m, batch_size: int, threads: int):
+    def __init__(self, python: str, repo: str, m, batch_size: int, threads: int,
+                 keep_memory: bool = False):
         self.proc = subprocess.Popen(
-            _official_command(python, repo, m, batch_size, threads) + ["--serve"],
+            _official_command(python, repo, m, batch_size, threads, keep_memory) + ["--serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._read()
 

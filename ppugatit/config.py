@@ -55,6 +55,7 @@ COMMON: dict = {
         "device": "auto",    # auto: the GPU when Paddle sees one
         "cpu_threads": 0,    # 0: the machine's cores, shared among local processes
         "cpu_onednn": True,  # CPU convolutions through oneDNN: much faster, about 2x memory
+        "cpu_keep_memory": True,  # reuse freed memory (ppugatit/malloc.py): faster on CPU
         "log_interval": 100,
         "sample_interval": 1000,
         "sample_num": 4,

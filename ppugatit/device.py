@@ -7,15 +7,18 @@ import paddle
 
 from ppugatit.errors import ConfigError
 from ppugatit.layers import use_onednn_conv
+from ppugatit.malloc import keep_freed_memory
 
 
 def setup_device(device: str = "auto", cpu_threads: int = 0, processes: int = 1,
-                 onednn: bool = True) -> str:
+                 onednn: bool = True, keep_memory: bool = True) -> str:
     """Select ``device`` ('auto', 'cpu' or 'gpu') and return the one in use.
 
     On CPU the math library gets ``cpu_threads`` threads (0: the cores shared among
-    ``processes`` processes on this machine) and, with ``onednn``, convolutions go through
-    oneDNN: 3-10x faster training steps, about twice the memory (docs/benchmarks.md).
+    ``processes`` processes on this machine); with ``onednn``, convolutions go through
+    oneDNN: 3-10x faster training steps, about twice the memory; with ``keep_memory``, freed
+    memory is reused instead of unmapped (ppugatit/malloc.py): up to a third off a step at
+    256 px (docs/benchmarks.md).
     """
     if device not in ("auto", "cpu", "gpu"):
         raise ConfigError(f"train.device must be auto, cpu or gpu, got '{device}'")
@@ -28,6 +31,8 @@ def setup_device(device: str = "auto", cpu_threads: int = 0, processes: int = 1,
         use_onednn_conv(False)
         return "gpu"
     paddle.set_device("cpu")
+    if keep_memory:
+        keep_freed_memory()
     threads = cpu_threads or max(1, (os.cpu_count() or 1) // max(processes, 1))
     paddle.base.core.set_num_threads(threads)
     use_onednn_conv(onednn)

@@ -24,6 +24,7 @@ import yaml
 
 from ppugatit.errors import UserError
 from ppugatit.inference import InferenceError, z_dim
+from ppugatit.malloc import keep_freed_memory
 from ppugatit.utils import atomic_write_text
 
 PREFIX = "inference"
@@ -212,6 +213,8 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
                                     translate_files)
 
     device = resolve_device(device)  # the predictor's own config places it; no global flags
+    if device == "cpu":
+        keep_freed_memory()
     predictor = Predictor(model_dir, device, enable_mkldnn, cpu_threads)
     meta = predictor.meta
     if meta["task"] == "generation":

@@ -10,6 +10,7 @@ official runs with ours. Not part of the package.
 import argparse
 import itertools
 import json
+import os
 import statistics
 import sys
 import time
@@ -23,9 +24,15 @@ for name, default in (("light", 1), ("ch", 64), ("n_res", 4), ("img_size", 256),
                       ("n_dis_global", 7), ("n_dis_local", 5), ("batch_size", 1), ("threads", 2),
                       ("warmup", 2), ("repeat", 5)):
     p.add_argument("--" + name, type=int, default=default)
+p.add_argument("--keep-memory", action="store_true",
+               help="reuse freed memory as ppugatit's train.cpu_keep_memory does")
 p.add_argument("--serve", action="store_true",
                help="time one run per line read from stdin ('train', 'infer'; 'done' ends)")
 a = p.parse_args()
+if a.keep_memory:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from ppugatit.malloc import keep_freed_memory  # noqa: E402 (imports no Paddle)
+    keep_freed_memory()
 sys.path.insert(0, a.repo)
 from networks import Discriminator, ResnetGenerator, RhoClipper  # noqa: E402
 
@@ -107,7 +114,8 @@ def timed(fn):
 
 
 def info():
-    return {"peak_rss_mb": peak_rss_mb(), "torch": torch.__version__, "threads": a.threads}
+    return {"peak_rss_mb": peak_rss_mb(), "torch": torch.__version__, "threads": a.threads,
+            "keep_memory": a.keep_memory}
 
 
 JOBS = {"train": lambda: step(real_A, real_B), "infer": infer}

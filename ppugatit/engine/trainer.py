@@ -50,7 +50,7 @@ class Trainer:
         self.ckpt_dir = os.path.join(self.out, "checkpoints")
         self.logger = setup_logger(os.path.join(self.out, "train.log"), self.rank)
         self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world,
-                                   cfg.train.cpu_onednn)
+                                   cfg.train.cpu_onednn, cfg.train.cpu_keep_memory)
         if cfg.train.amp and self.device == "cpu":
             self.logger.warning("train.amp: mixed precision needs a GPU; on CPU Paddle's "
                                 "auto_cast leaves the step in float32")
