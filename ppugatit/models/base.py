@@ -250,6 +250,26 @@ class GANModel:
         under the fixture's own keys, tensors in the official layout."""
         raise NotImplementedError
 
+    def fixture_weights(self, fixture: dict) -> dict[str, dict]:
+        """The fixture's ``before/`` tensors, through the converter users run on official
+        checkpoints: what :meth:`load_weights` takes."""
+        from ppugatit.convert import convert_official
+
+        official: dict = {}
+        for key, value in fixture.items():
+            if key.startswith("before/"):
+                _, net, name = key.split("/", 2)
+                official.setdefault(net, {})[name] = value
+        return convert_official(self, official, "fixture before/")
+
+    def after_tensors(self) -> dict[str, np.ndarray]:
+        """Every network's state in the official names and layout, as the fixtures' ``after/``
+        keys."""
+        from ppugatit.convert import paddle_to_official
+
+        return {f"after/{net}/{name}": t for net, layer in self.networks.items()
+                for name, t in paddle_to_official(layer).items()}
+
     def fixture_float_noise(self, fixture: dict) -> dict[str, str]:
         """``{after/ key: why}`` for tensors whose one-step update is float32 noise in the
         reference itself (an exactly zero gradient that Adam normalises): the alignment check

@@ -227,14 +227,9 @@ class SAGAN(GANModel):
                 "model.conv_dim": int(channels) // 8}
 
     def fixture_outputs(self, fixture: dict) -> dict:
-        from ppugatit.convert import convert_official, paddle_to_official
+        from ppugatit.convert import paddle_to_official
 
-        official = {}
-        for key, value in fixture.items():
-            if key.startswith("before/"):
-                _, net, name = key.split("/", 2)
-                official.setdefault(net, {})[name] = value
-        before = convert_official(self, official, "fixture before/")
+        before = self.fixture_weights(fixture)
         t = {k: paddle.to_tensor(fixture[f"input/{k}"]) for k in ("z_eval", "z_d", "z_g", "real")}
         out: dict = {}
 
@@ -260,9 +255,7 @@ class SAGAN(GANModel):
         losses.update(self.g_step(t["z_g"]))
         for name in ("D_loss", "G_loss"):
             out[f"step/{name}"] = np.float64(float(losses[name]))
-        for net, layer in self.networks.items():
-            for name, value in paddle_to_official(layer).items():
-                out[f"after/{net}/{name}"] = value
+        out.update(self.after_tensors())
         for name in pinned:
             out[f"after/D/{name}"] = ours_d[name]
         return out

@@ -247,14 +247,9 @@ class UGATIT(GANModel):
         return over
 
     def fixture_outputs(self, fixture: dict) -> dict:
-        from ppugatit.convert import convert_official, paddle_to_official
+        from ppugatit.convert import paddle_to_official
 
-        official = {}
-        for key, value in fixture.items():
-            if key.startswith("before/"):
-                _, net, name = key.split("/", 2)
-                official.setdefault(net, {})[name] = value
-        before = convert_official(self, official, "fixture before/")
+        before = self.fixture_weights(fixture)
         real_A = paddle.to_tensor(fixture["input/real_A"])
         real_B = paddle.to_tensor(fixture["input/real_B"])
         out: dict = {}
@@ -278,7 +273,5 @@ class UGATIT(GANModel):
         losses = self.train_step({"A": real_A, "B": real_B})
         for name, t in losses.items():
             out[f"step/{name}"] = np.float64(float(t))
-        for net, layer in self.networks.items():
-            for name, t in paddle_to_official(layer).items():
-                out[f"after/{net}/{name}"] = t
+        out.update(self.after_tensors())
         return out
