@@ -17,7 +17,7 @@ import paddle.nn.functional as F
 
 from ppugatit.layers import (Conv2D, Linear, ReflectionPad2D, SNConv2D, SNLinear,
                              mixed_instance_layer_norm)
-from ppugatit.networks.ugatit import cam_reweight
+from ppugatit.networks.ugatit import ResnetAdaILNBlock, cam_reweight
 
 
 def softmax_weights(rho: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
@@ -64,23 +64,6 @@ class ILN(nn.Layer):
                                          self.beta.reshape([1, c]).expand([n, c]), self.eps)
 
 
-class ResnetAdaILNBlock(nn.Layer):
-    def __init__(self, dim: int, use_bias: bool = False):
-        super().__init__()
-        self.pad1 = ReflectionPad2D(1)
-        self.conv1 = Conv2D(dim, dim, 3, bias=use_bias)
-        self.norm1 = AdaILN(dim)
-        self.relu1 = nn.ReLU()
-        self.pad2 = ReflectionPad2D(1)
-        self.conv2 = Conv2D(dim, dim, 3, bias=use_bias)
-        self.norm2 = AdaILN(dim)
-
-    def forward(self, x: paddle.Tensor, gamma: paddle.Tensor, beta: paddle.Tensor) -> paddle.Tensor:
-        out = self.relu1(self.norm1(self.conv1(self.pad1(x)), gamma, beta))
-        out = self.norm2(self.conv2(self.pad2(out)), gamma, beta)
-        return out + x
-
-
 class ResnetGenerator(nn.Layer):
     """The decoder: z (``[N, 2*ngf, img/4, img/4]``, a discriminator's encoding) -> image.
 
@@ -107,7 +90,7 @@ class ResnetGenerator(nn.Layer):
         self.gamma = Linear(dim, dim, bias=False)
         self.beta = Linear(dim, dim, bias=False)
         for i in range(n_blocks):
-            setattr(self, "UpBlock1_" + str(i + 1), ResnetAdaILNBlock(dim))
+            setattr(self, "UpBlock1_" + str(i + 1), ResnetAdaILNBlock(dim, norm=AdaILN))
 
         up = []
         for i in range(n_downsampling):

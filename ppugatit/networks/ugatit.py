@@ -31,15 +31,18 @@ class ResnetBlock(nn.Layer):
 
 
 class ResnetAdaILNBlock(nn.Layer):
-    def __init__(self, dim: int, use_bias: bool = False):
+    """Residual block whose normalisations take gamma, beta from the MLP; ``norm`` is the
+    AdaILN class (U-GAT-IT's, or NICE-GAN's softmax-weighted one: the block is the same)."""
+
+    def __init__(self, dim: int, use_bias: bool = False, norm: type[nn.Layer] = AdaILN):
         super().__init__()
         self.pad1 = ReflectionPad2D(1)
         self.conv1 = Conv2D(dim, dim, 3, bias=use_bias)
-        self.norm1 = AdaILN(dim)
+        self.norm1 = norm(dim)
         self.relu1 = nn.ReLU()
         self.pad2 = ReflectionPad2D(1)
         self.conv2 = Conv2D(dim, dim, 3, bias=use_bias)
-        self.norm2 = AdaILN(dim)
+        self.norm2 = norm(dim)
 
     def forward(self, x: paddle.Tensor, gamma: paddle.Tensor, beta: paddle.Tensor) -> paddle.Tensor:
         out = self.relu1(self.norm1(self.conv1(self.pad1(x)), gamma, beta))
