@@ -1,6 +1,8 @@
 import os
+import signal
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +24,30 @@ def tiny_overrides(tmp_path, **extra) -> dict:
     }
     over.update(extra)
     return over
+
+
+def train_until_interrupted(trainer, iteration: int) -> None:
+    """Train, and after ``iteration`` do what Ctrl-C does; the trainer saves and stops."""
+    step = trainer.model.train_step
+
+    def stop_after(batch):
+        losses = step(batch)
+        if trainer.iteration == iteration:
+            trainer._request_stop(signal.SIGINT, None)
+        return losses
+    trainer._main_pid = os.getpid()
+    trainer.model.train_step = stop_after
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    """Two weights files' networks equal bit for bit (buffers such as u, v included)."""
+    assert a.keys() == b.keys()
+    for net in a:
+        for k in a[net]:
+            np.testing.assert_array_equal(a[net][k].numpy(), b[net][k].numpy(),
+                                          err_msg=f"{net}.{k}")
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """NICE-GAN against the official implementation's numbers, and through the shared tools."""
 import os
-import signal
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, assert_same_weights, train_until_interrupted
 from ppugatit import checkpoint, torch_pickle
 from ppugatit.alignment import check_fixture, load_fixture
 from ppugatit.config import build_config
@@ -205,25 +204,10 @@ def test_demo_config_trains_and_writes_everything(tmp_path):
 
 def test_resume_is_exact(tmp_path):
     Trainer(tiny(tmp_path / "straight")).train()
-    trainer = Trainer(tiny(tmp_path / "split"))
-    step = trainer.model.train_step
-
-    def stop_after_two(batch):
-        losses = step(batch)
-        if trainer.iteration == 2:
-            trainer._request_stop(signal.SIGINT, None)  # what Ctrl-C does
-        return losses
-    trainer._main_pid = os.getpid()
-    trainer.model.train_step = stop_after_two
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train()
+    train_until_interrupted(Trainer(tiny(tmp_path / "split")), 2)
     Trainer(tiny(tmp_path / "split"), resume=True).train()
-    a = checkpoint.load(str(tmp_path / "straight" / "out" / "weights.pdparams"))
-    b = checkpoint.load(str(tmp_path / "split" / "out" / "weights.pdparams"))
-    for net in a:
-        for k in a[net]:
-            np.testing.assert_array_equal(a[net][k].numpy(), b[net][k].numpy(),
-                                          err_msg=f"{net}.{k}")
+    assert_same_weights(checkpoint.load(str(tmp_path / "straight" / "out" / "weights.pdparams")),
+                        checkpoint.load(str(tmp_path / "split" / "out" / "weights.pdparams")))
 
 
 def test_the_generator_update_leaves_the_encoders_alone(tmp_path):

@@ -1,7 +1,6 @@
 """SAGAN: alignment with the reference code's fixture, self-attention, training, resume."""
 import glob
 import os
-import signal
 import subprocess
 import sys
 
@@ -9,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, assert_same_weights, train_until_interrupted
 from ppugatit import checkpoint
 from ppugatit.alignment import check_fixture, load_fixture
 from ppugatit.attention import SelfAttention
@@ -229,27 +228,13 @@ def test_resume_is_exact(tmp_path):
     make_trainer(straight, **{"train.iterations": 6}).train()
 
     split = tmp_path / "split"
-    trainer = make_trainer(split, **{"train.iterations": 6})
-    step = trainer.model.train_step
-
-    def stop_after_three(batch):
-        losses = step(batch)
-        if trainer.iteration == 3:
-            trainer._request_stop(signal.SIGINT, None)
-        return losses
-    trainer._main_pid = os.getpid()
-    trainer.model.train_step = stop_after_three
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train()
+    train_until_interrupted(make_trainer(split, **{"train.iterations": 6}), 3)
     resumed = make_trainer(split, resume=True, **{"train.iterations": 6})
     assert resumed.model.iteration == 3
     resumed.train()
 
     a = checkpoint.load(str(straight / "out" / "weights.pdparams"))
     b = checkpoint.load(str(split / "out" / "weights.pdparams"))
-    for net in a:
-        for k in a[net]:  # spectral-norm u, v and BatchNorm statistics included
-            np.testing.assert_array_equal(a[net][k].numpy(), b[net][k].numpy(),
-                                          err_msg=f"{net}.{k}")
+    assert_same_weights(a, b)  # spectral-norm u, v and BatchNorm statistics included
     assert checkpoint.load(str(split / "out" / "checkpoints" / "latest.pdckpt"))[
         "model"]["iteration"] == 6

@@ -10,7 +10,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, assert_same_weights, tiny_overrides, train_until_interrupted
 from ppugatit import checkpoint
 from ppugatit.config import build_config
 from ppugatit.data.dataset import domain_files, load_test_images
@@ -75,25 +75,11 @@ def test_resume_is_exact(tmp_path):
     make_trainer(straight, **{"train.iterations": 6}).train()
 
     split = tmp_path / "split"
-    trainer = make_trainer(split, **{"train.iterations": 6})
-    step = trainer.model.train_step
-
-    def stop_after_three(batch):
-        losses = step(batch)
-        if trainer.iteration == 3:
-            trainer._request_stop(signal.SIGINT, None)  # what Ctrl-C does
-        return losses
-    trainer._main_pid = os.getpid()
-    trainer.model.train_step = stop_after_three
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train()
+    train_until_interrupted(make_trainer(split, **{"train.iterations": 6}), 3)
     assert checkpoint.load(str(split / "out" / "checkpoints" / "latest.pdckpt"))["iteration"] == 3
     make_trainer(split, resume=True, **{"train.iterations": 6}).train()
 
-    a, b = final_weights(str(straight / "out")), final_weights(str(split / "out"))
-    for net in a:
-        for k in a[net]:
-            np.testing.assert_array_equal(a[net][k].numpy(), b[net][k].numpy(), err_msg=f"{net}.{k}")
+    assert_same_weights(final_weights(str(straight / "out")), final_weights(str(split / "out")))
     ca = checkpoint.load(str(straight / "out" / "checkpoints" / "latest.pdckpt"))
     cb = checkpoint.load(str(split / "out" / "checkpoints" / "latest.pdckpt"))
     assert ca["iteration"] == cb["iteration"] == 6
