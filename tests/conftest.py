@@ -41,6 +41,16 @@ def train_until_interrupted(trainer, iteration: int) -> None:
         trainer.train()
 
 
+def perturbed(tmp_path, fixture: dict, key: str, delta: float = 1e-3) -> str:
+    """A copy of ``fixture`` with the first element of ``key`` moved by ``delta``, as a file."""
+    changed = dict(fixture)
+    changed[key] = fixture[key].copy()
+    changed[key].flat[0] += delta
+    path = tmp_path / "perturbed.npz"
+    np.savez(path, **changed)
+    return str(path)
+
+
 def assert_same_weights(a: dict, b: dict) -> None:
     """Two weights files' networks equal bit for bit (buffers such as u, v included)."""
     assert a.keys() == b.keys()

@@ -3,10 +3,9 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, perturbed
 from ppugatit.alignment import check_fixture, load_fixture
 
 TOOL = os.path.join(ROOT, "tools", "check_alignment.py")
@@ -35,18 +34,12 @@ def test_every_row_passes(name):
     assert [r.name for r in rows if not r.ok] == []
 
 
-def perturbed(tmp_path, key, delta=1e-3):
-    fixture = load_fixture(os.path.join(FIXTURES, "ugatit_light_step.npz"))
-    arr = fixture[key].copy()
-    arr.flat[0] += delta
-    fixture[key] = arr
-    path = tmp_path / "perturbed.npz"
-    np.savez(path, **fixture)
-    return str(path)
+def light_fixture() -> dict:
+    return load_fixture(os.path.join(FIXTURES, "ugatit_light_step.npz"))
 
 
 def test_tool_fails_when_one_weight_is_perturbed(tmp_path):
-    path = perturbed(tmp_path, "before/genA2B/UpBlock1_1.conv1.weight")
+    path = perturbed(tmp_path, light_fixture(), "before/genA2B/UpBlock1_1.conv1.weight")
     proc = run_tool(path)
     assert proc.returncode == 1
     fail_rows = [line for line in proc.stdout.splitlines() if "FAIL" in line and "/" in line]
@@ -56,7 +49,8 @@ def test_tool_fails_when_one_weight_is_perturbed(tmp_path):
 
 
 def test_a_perturbed_discriminator_weight_is_caught(tmp_path):
-    rows = check_fixture(load_fixture(perturbed(tmp_path, "before/disLA/model.4.weight_orig")))
+    rows = check_fixture(load_fixture(perturbed(tmp_path, light_fixture(),
+                                                "before/disLA/model.4.weight_orig")))
     failed = {r.name for r in rows if not r.ok}
     assert "after/disLA/model.4.weight_orig" in failed
     assert all(name.startswith("after/disLA/") for name in failed)

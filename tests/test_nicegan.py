@@ -7,7 +7,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import FIXTURES, ROOT, assert_same_weights, train_until_interrupted
+from conftest import FIXTURES, ROOT, assert_same_weights, perturbed, train_until_interrupted
 from ppugatit import checkpoint, torch_pickle
 from ppugatit.alignment import check_fixture, load_fixture
 from ppugatit.config import build_config
@@ -59,16 +59,6 @@ def test_every_recorded_tensor_is_checked_and_passes(fixture):
     assert sections == {"eval_forward", "step", "after"}
     assert len(rows) == len([k for k in fixture if k.split("/")[0] in sections])
     assert [r.name for r in rows if not r.ok] == []
-
-
-def perturbed(tmp_path, fixture, key, delta=1e-3):
-    changed = dict(fixture)
-    arr = fixture[key].copy()
-    arr.flat[0] += delta
-    changed[key] = arr
-    path = tmp_path / "perturbed.npz"
-    np.savez(path, **changed)
-    return str(path)
 
 
 def test_tool_fails_when_one_generator_weight_is_perturbed(tmp_path, fixture):

@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import FIXTURES, ROOT, assert_same_weights, train_until_interrupted
+from conftest import FIXTURES, ROOT, assert_same_weights, perturbed, train_until_interrupted
 from ppugatit import checkpoint
 from ppugatit.alignment import check_fixture, load_fixture
 from ppugatit.attention import SelfAttention
@@ -40,23 +40,13 @@ def test_every_row_of_the_reference_fixture_passes():
         + ["after/D/attn2.value_conv.bias", "after/D/last.0.bias"])
 
 
-def perturbed(tmp_path, key, delta=1e-3):
-    fixture = load_fixture(FIXTURE)
-    arr = fixture[key].copy()
-    arr.flat[0] += delta
-    fixture[key] = arr
-    path = tmp_path / "perturbed.npz"
-    np.savez(path, **fixture)
-    return str(path)
-
-
 def test_tool_passes_and_fails_on_a_perturbed_weight(tmp_path):
     proc = subprocess.run([sys.executable, TOOL, "--fixture", FIXTURE], capture_output=True,
                           text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "89/89 checks pass" in proc.stdout
 
-    path = perturbed(tmp_path, "before/G/last.0.weight")
+    path = perturbed(tmp_path, load_fixture(FIXTURE), "before/G/last.0.weight")
     proc = subprocess.run([sys.executable, TOOL, "--fixture", path], capture_output=True,
                           text=True, cwd=ROOT)
     assert proc.returncode == 1
@@ -68,7 +58,8 @@ def test_tool_passes_and_fails_on_a_perturbed_weight(tmp_path):
 
 
 def test_a_perturbed_discriminator_spectral_norm_vector_is_caught(tmp_path):
-    rows = check_fixture(load_fixture(perturbed(tmp_path, "before/D/l2.0.module.weight_u", 1e-2)))
+    rows = check_fixture(load_fixture(perturbed(tmp_path, load_fixture(FIXTURE),
+                                                "before/D/l2.0.module.weight_u", 1e-2)))
     failed = {r.name for r in rows if not r.ok}
     assert "after/D/l2.0.module.weight_u" in failed
     # a power iteration precedes every use, so the loss moves only once D has stepped
