@@ -270,6 +270,16 @@ class GANModel:
         return {f"after/{net}/{name}": t for net, layer in self.networks.items()
                 for name, t in paddle_to_official(layer).items()}
 
+    def fixture_step(self, before: dict[str, dict], batch: dict[str, paddle.Tensor]) -> dict:
+        """One training step from the ``before/`` weights: the fixture's ``step/`` losses and
+        ``after/`` tensors."""
+        self.load_weights(before)
+        self.train()
+        losses = self.train_step(batch)
+        out = {f"step/{name}": np.float64(float(t)) for name, t in losses.items()}
+        out.update(self.after_tensors())
+        return out
+
     def fixture_float_noise(self, fixture: dict) -> dict[str, str]:
         """``{after/ key: why}`` for tensors whose one-step update is float32 noise in the
         reference itself (an exactly zero gradient that Adam normalises): the alignment check

@@ -239,10 +239,5 @@ class NICEGAN(GANModel):
                 out[f"eval_forward/disA/{name}"] = t.numpy()
             out["eval_forward/gen2B/out"] = self.gen2B(results[-1]).numpy()
 
-        self.load_weights(before)
-        self.train()
-        losses = self.train_step({"A": real_A, "B": real_B})
-        for name, t in losses.items():
-            out[f"step/{name}"] = np.float64(float(t))
-        out.update(self.after_tensors())
+        out.update(self.fixture_step(before, {"A": real_A, "B": real_B}))
         return out

@@ -268,10 +268,5 @@ class UGATIT(GANModel):
                 if name.endswith(("weight_u", "weight_v")):
                     out[f"train_forward/disGA/{name}"] = t
 
-        self.load_weights(before)
-        self.train()
-        losses = self.train_step({"A": real_A, "B": real_B})
-        for name, t in losses.items():
-            out[f"step/{name}"] = np.float64(float(t))
-        out.update(self.after_tensors())
+        out.update(self.fixture_step(before, {"A": real_A, "B": real_B}))
         return out
