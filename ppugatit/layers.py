@@ -16,14 +16,19 @@ import paddle.nn.functional as F
 
 _ONEDNN_CONV = {"enabled": False}
 _STATIC_CONVS: dict = {}
+# Forward FLOPs below which a convolution stays eager even with oneDNN on: each conv program
+# costs about 0.5 ms (forward and backward) before any arithmetic, more than Paddle's eager
+# kernel needs for such a conv. Measured per conv shape in the demo and light-128 steps.
+ONEDNN_MIN_FLOPS = 8e6
 
 
 def use_onednn_conv(enabled: bool) -> None:
     """Run convolutions through oneDNN on CPU (3-6x faster forward and backward).
 
     Paddle's eager CPU conv2d is im2col + a single-threaded GEMM; its oneDNN kernels are only
-    reached from a static program run with ``FLAGS_use_onednn``. So each convolution becomes a
-    tiny ``to_static`` program (cached per stride and bias); the rest of the step stays eager.
+    reached from a static program run with ``FLAGS_use_onednn``. So each convolution of at
+    least ``ONEDNN_MIN_FLOPS`` becomes a tiny ``to_static`` program (cached per stride); the
+    rest of the step, the bias included, stays eager.
     """
     _ONEDNN_CONV["enabled"] = enabled
 
@@ -44,30 +49,37 @@ def onednn_programs() -> Iterator[None]:
         paddle.set_flags({"FLAGS_use_onednn": previous})
 
 
-def _static_conv(stride: int, has_bias: bool):
+def _static_conv(stride: int):
     # Paddle's to_static cache does not key on the grad mode: a program first traced under
     # no_grad would later serve training calls and silently return no weight gradient. So
     # inference and training get separate functions.
-    key = (stride, has_bias, paddle.is_grad_enabled())
+    key = (stride, paddle.is_grad_enabled())
     if key not in _STATIC_CONVS:
-        if has_bias:
-            def conv(x, weight, bias):
-                # assign: the program's output must be a plain dense tensor for the eager side
-                return paddle.assign(F.conv2d(x, weight, bias, stride=stride))
-        else:
-            def conv(x, weight):
-                return paddle.assign(F.conv2d(x, weight, stride=stride))
+        def conv(x, weight):
+            # assign: the program's output must be a plain dense tensor for the eager side
+            return paddle.assign(F.conv2d(x, weight, stride=stride))
         _STATIC_CONVS[key] = paddle.jit.to_static(conv, full_graph=True)
     return _STATIC_CONVS[key]
 
 
+def conv_flops(x_shape, w_shape, stride: int) -> int:
+    """Forward FLOPs (2 per multiply-add) of an unpadded convolution."""
+    n, c, h, w = x_shape
+    k, _, kh, kw = w_shape
+    return 2 * n * k * c * kh * kw * ((h - kh) // stride + 1) * ((w - kw) // stride + 1)
+
+
 def conv2d(x: paddle.Tensor, weight: paddle.Tensor, bias: paddle.Tensor | None = None,
            stride: int = 1) -> paddle.Tensor:
-    """``F.conv2d`` without padding, through oneDNN when :func:`use_onednn_conv` is on."""
-    if _ONEDNN_CONV["enabled"] and paddle.in_dynamic_mode():
-        fn = _static_conv(stride, bias is not None)
+    """``F.conv2d`` without padding, through oneDNN when :func:`use_onednn_conv` is on and the
+    convolution is large enough to repay a program's fixed cost."""
+    if (_ONEDNN_CONV["enabled"] and paddle.in_dynamic_mode()
+            and conv_flops(x.shape, weight.shape, stride) >= ONEDNN_MIN_FLOPS):
         with onednn_programs():
-            return fn(x, weight, bias) if bias is not None else fn(x, weight)
+            y = _static_conv(stride)(x, weight)
+        # the bias outside the program: inside, it costs a reshape, an add and their
+        # gradients in oneDNN layout, 5-9% of a small step
+        return y if bias is None else y + bias.reshape([1, -1, 1, 1])
     return F.conv2d(x, weight, bias, stride=stride)
 
 

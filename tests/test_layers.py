@@ -9,8 +9,9 @@ from ppugatit.layers import NearestUpsample2x, conv2d, use_onednn_conv
 
 
 @pytest.fixture
-def onednn():
+def onednn(monkeypatch):
     layers._STATIC_CONVS.clear()  # each test traces its own programs
+    monkeypatch.setattr(layers, "ONEDNN_MIN_FLOPS", 0)  # this test's tiny convs too
     use_onednn_conv(True)
     yield
     use_onednn_conv(False)
@@ -35,6 +36,7 @@ def test_onednn_conv_matches_eager_values_and_gradients(onednn, first_without_gr
         w.stop_gradient = False
         with paddle.no_grad():
             conv2d(x0, w, stride=2)
+    b0 = rng.standard_normal(3).astype("float32")
     for x_req, w_req in ((False, True), (True, True), (True, False)):
         ref = grads(lambda x, w: F.conv2d(x, w, stride=2), x0, w0, x_req, w_req)
         got = grads(lambda x, w: conv2d(x, w, stride=2), x0, w0, x_req, w_req)
@@ -42,6 +44,35 @@ def test_onednn_conv_matches_eager_values_and_gradients(onednn, first_without_gr
             assert (r is None) == (g is None)
             if r is not None:
                 np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+    # the bias is added outside the program: its value and gradient must still be F.conv2d's
+    results = []
+    for fn in (F.conv2d, conv2d):
+        b = paddle.to_tensor(b0, stop_gradient=False)
+        y = fn(x0, w0, b, stride=2)
+        (y * y).sum().backward()
+        results.append((y.numpy(), b.grad.numpy()))
+    for r, g in zip(*results):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+    assert layers._STATIC_CONVS, "the convolutions did not run as oneDNN programs"
+
+
+def test_only_convs_worth_a_program_run_through_onednn():
+    """Below ONEDNN_MIN_FLOPS a conv stays eager: its program's fixed cost would exceed it."""
+    layers._STATIC_CONVS.clear()
+    use_onednn_conv(True)
+    try:
+        small = paddle.randn([1, 8, 10, 10]), paddle.randn([8, 8, 3, 3])
+        assert layers.conv_flops(small[0].shape, small[1].shape, 1) == 2 * 8 * 8 * 9 * 8 * 8
+        conv2d(*small)
+        assert not layers._STATIC_CONVS
+        x, w = paddle.randn([1, 32, 66, 66]), paddle.randn([32, 32, 3, 3])
+        assert layers.conv_flops(x.shape, w.shape, 1) >= layers.ONEDNN_MIN_FLOPS
+        np.testing.assert_allclose(conv2d(x, w).numpy(), F.conv2d(x, w).numpy(),
+                                   rtol=1e-4, atol=1e-4)
+        assert layers._STATIC_CONVS
+    finally:
+        use_onednn_conv(False)
+        layers._STATIC_CONVS.clear()
 
 
 def test_nearest_upsample_is_paddles_nearest_interpolation():
