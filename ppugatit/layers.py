@@ -186,29 +186,76 @@ class SNLinear(_SpectralNorm):
         return F.linear(x, self.sn_weight(), self.bias)
 
 
+def _reflect_edges(x: paddle.Tensor, p: int, axis: int) -> tuple[paddle.Tensor, paddle.Tensor]:
+    """The ``p`` rows (axis 2) or columns (axis 3) that reflection padding puts before and after
+    ``x`` along ``axis``; a single row needs no flip."""
+    n = x.shape[axis]
+    head = paddle.slice(x, [axis], [1], [p + 1])
+    tail = paddle.slice(x, [axis], [n - p - 1], [n - 1])
+    if p > 1:
+        head, tail = paddle.flip(head, [axis]), paddle.flip(tail, [axis])
+    return head, tail
+
+
 def reflection_pad(x: paddle.Tensor, p: int) -> paddle.Tensor:
     """Reflection padding by slicing and concatenation, for exported programs: Paddle
     Inference's oneDNN pad3d (what F.pad becomes) is slow, and its squeeze fails in training."""
-    x = paddle.concat([paddle.flip(x[:, :, 1:p + 1], [2]), x, paddle.flip(x[:, :, -p - 1:-1], [2])],
-                      axis=2)
-    return paddle.concat([paddle.flip(x[:, :, :, 1:p + 1], [3]), x,
-                          paddle.flip(x[:, :, :, -p - 1:-1], [3])], axis=3)
+    for axis in (2, 3):
+        head, tail = _reflect_edges(x, p, axis)
+        x = paddle.concat([head, x, tail], axis=axis)
+    return x
+
+
+def _fold_reflected(g: paddle.Tensor, p: int, axis: int) -> paddle.Tensor:
+    """The gradient of reflection padding along ``axis``: the centre of ``g``, plus the padded
+    rows' gradients added onto the rows they copied."""
+    n = g.shape[axis]
+    grad = paddle.slice(g, [axis], [p], [n - p]).clone()
+    head = paddle.slice(g, [axis], [0], [p])
+    tail = paddle.slice(g, [axis], [n - p], [n])
+    if p > 1:
+        head, tail = paddle.flip(head, [axis]), paddle.flip(tail, [axis])
+    m = n - 2 * p
+    index = [slice(None)] * 4
+    index[axis] = slice(1, p + 1)
+    grad[tuple(index)] += head
+    index[axis] = slice(m - p - 1, m - 1)
+    grad[tuple(index)] += tail
+    return grad
+
+
+class _ReflectionPadCPU(paddle.autograd.PyLayer):
+    """Reflection padding with a hand-written gradient: autograd's gradient of the slices and
+    concatenations builds a full-size tensor per slice and sums them; this one adds only the
+    edges. 1.5-2.5x faster than either pad3d or autograd's slices on CPU maps of 32 x 32 and
+    more (forward plus backward; pad3d's single kernel wins on tiny maps)."""
+
+    @staticmethod
+    def forward(ctx, x: paddle.Tensor, p: int) -> paddle.Tensor:
+        ctx.p = p
+        return reflection_pad(x, p)
+
+    @staticmethod
+    def backward(ctx, g: paddle.Tensor) -> paddle.Tensor:
+        return _fold_reflected(_fold_reflected(g, ctx.p, 3), ctx.p, 2)
 
 
 class ReflectionPad2D(nn.Pad2D):
-    """Reflection padding by the faster of two exact ways: on CPU, Paddle's pad3d kernel and its
-    gradient take 2-3x the time of slices and concatenations on maps of 64 x 64 and more, and
-    less on small ones (measured forward plus backward, 16-256 channels, 16-256 px)."""
+    """Reflection padding by the fastest of three exact ways: Paddle's pad3d on GPU and on
+    small CPU maps, slices in exported programs, slices with a hand-written gradient otherwise."""
+
+    SMALL = 16384  # elements; measured forward plus backward, 8-256 channels, 8-128 px
 
     def __init__(self, padding: int):
         super().__init__(padding, mode="reflect")
         self.p = padding
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        if paddle.in_dynamic_mode() and (x.shape[2] * x.shape[3] < 64 * 64
-                                         or not x.place.is_cpu_place()):
+        if not paddle.in_dynamic_mode():
+            return reflection_pad(x, self.p)
+        if not x.place.is_cpu_place() or x.size < self.SMALL:
             return super().forward(x)
-        return reflection_pad(x, self.p)
+        return _ReflectionPadCPU.apply(x, self.p)
 
 
 class NearestUpsample2x(nn.Layer):

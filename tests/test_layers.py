@@ -81,9 +81,12 @@ def test_nearest_upsample_is_paddles_nearest_interpolation():
                                   F.interpolate(x, scale_factor=2, mode="nearest").numpy())
 
 
-@pytest.mark.parametrize("shape, p", [([2, 3, 8, 6], 1), ([1, 2, 64, 64], 1), ([1, 2, 70, 64], 3)])
+@pytest.mark.parametrize("shape, p", [([2, 3, 8, 6], 1), ([1, 4, 64, 64], 1), ([1, 4, 70, 64], 3),
+                                      ([2, 8, 40, 33], 2)])
 def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p):
-    """Small maps go through pad3d, large ones through slices: both must be ReflectionPad2d."""
+    """Small maps go through pad3d, larger ones through slices with a hand-written gradient:
+    both must be ReflectionPad2d."""
+    assert (np.prod(shape) >= layers.ReflectionPad2D.SMALL) == (shape != [2, 3, 8, 6])
     rng = np.random.default_rng(0)
     x_np = rng.standard_normal(shape).astype("float32")
     g_np = rng.standard_normal([shape[0], shape[1], shape[2] + 2 * p, shape[3] + 2 * p]).astype(
