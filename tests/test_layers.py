@@ -75,10 +75,20 @@ def test_only_convs_worth_a_program_run_through_onednn():
         layers._STATIC_CONVS.clear()
 
 
-def test_nearest_upsample_is_paddles_nearest_interpolation():
-    x = paddle.randn([2, 3, 5, 4])
-    np.testing.assert_array_equal(NearestUpsample2x()(x).numpy(),
-                                  F.interpolate(x, scale_factor=2, mode="nearest").numpy())
+def test_nearest_upsample_is_paddles_nearest_interpolation_with_its_gradient():
+    x_np = np.random.default_rng(0).standard_normal([2, 3, 5, 4]).astype("float32")
+    g = paddle.randn([2, 3, 10, 8])
+    results = []
+    for up in (NearestUpsample2x(), lambda t: F.interpolate(t, scale_factor=2, mode="nearest")):
+        x = paddle.to_tensor(x_np, stop_gradient=False)
+        y = up(x)
+        (y * g).sum().backward()
+        results.append((y.numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-6)
+    # each input pixel's gradient is the sum over the 2 x 2 block it was copied to
+    blocks = g.numpy().reshape(2, 3, 5, 2, 4, 2).sum(axis=(3, 5))
+    np.testing.assert_allclose(results[0][1], blocks, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape, p", [([2, 3, 8, 6], 1), ([1, 4, 64, 64], 1), ([1, 4, 70, 64], 3),
