@@ -114,6 +114,11 @@ class Linear(nn.Linear):
                          bias_attr=paddle.ParamAttr(initializer=init) if bias else False)
 
 
+def _like(x: paddle.Tensor, buffer: paddle.Tensor) -> paddle.Tensor:
+    """``x`` in ``buffer``'s dtype (under AMP the power iteration may run in half precision)."""
+    return x if x.dtype == buffer.dtype else x.astype(buffer.dtype)
+
+
 class _SpectralNorm(nn.Layer):
     """PyTorch's ``nn.utils.spectral_norm`` (one power iteration per training-mode forward).
 
@@ -140,15 +145,16 @@ class _SpectralNorm(nn.Layer):
     def sn_weight(self) -> paddle.Tensor:
         w = self.weight_orig
         w_mat = self._weight_matrix(w)
-        if self.training:
-            with paddle.no_grad():
-                v = F.normalize(paddle.matmul(self.weight_u, w_mat), axis=0, epsilon=self.eps)
-                u = F.normalize(paddle.mv(w_mat, v), axis=0, epsilon=self.eps)
-                paddle.assign(v, self.weight_v)
-                paddle.assign(u, self.weight_u)
-        # copies, because the next forward updates the buffers in place while this graph needs them
-        u, v = self.weight_u.clone(), self.weight_v.clone()
-        return w / paddle.dot(u, paddle.mv(w_mat, v))
+        if not self.training:
+            return w / paddle.dot(self.weight_u, paddle.mv(w_mat, self.weight_v))
+        with paddle.no_grad():
+            v = F.normalize(paddle.matmul(self.weight_u, w_mat), axis=0, epsilon=self.eps)
+        wv = paddle.mv(w_mat, v)  # W v, once: it gives the new u and, with gradient, sigma
+        u = F.normalize(wv.detach(), axis=0, epsilon=self.eps)
+        # the buffers are rebound, not updated in place: this forward's graph keeps its u, v
+        # while the next forward makes new ones
+        self.weight_u, self.weight_v = _like(u, self.weight_u), _like(v, self.weight_v)
+        return w / paddle.dot(u, wv)
 
 
 class SNConv2D(_SpectralNorm):
