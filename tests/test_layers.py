@@ -116,3 +116,33 @@ def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p):
         for j, c in enumerate(cols):
             want[:, :, r, c] += g_np[:, :, i, j]
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("min_flops", [0, float("inf")], ids=["onednn", "eager"])
+def test_both_conv_paths_match_float64(monkeypatch, min_flops):
+    """Which kernel a conv takes changes float32 rounding, not accuracy: the output and weight
+    gradient of either path stay within a few 1e-7 of an exact float64 convolution."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    layers._STATIC_CONVS.clear()
+    monkeypatch.setattr(layers, "ONEDNN_MIN_FLOPS", min_flops)
+    use_onednn_conv(True)
+    rng = np.random.default_rng(0)
+    try:
+        for x_shape, w_shape, stride in (((1, 16, 34, 34), (32, 16, 4, 4), 2),
+                                         ((2, 32, 18, 18), (32, 32, 3, 3), 1)):
+            x = rng.standard_normal(x_shape)
+            w = rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))
+            patches = sliding_window_view(x, w_shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+            y_ref = np.einsum("nchwij,kcij->nkhw", patches, w)
+            g = rng.standard_normal(y_ref.shape)
+            dw_ref = np.einsum("nkhw,nchwij->kcij", g, patches)
+            wt = paddle.to_tensor(w.astype("float32"), stop_gradient=False)
+            y = conv2d(paddle.to_tensor(x.astype("float32")), wt, stride=stride)
+            with layers.onednn_programs():
+                (y * paddle.to_tensor(g.astype("float32"))).sum().backward()
+            for got, ref in ((y.numpy(), y_ref), (wt.grad.numpy(), dw_ref)):
+                assert np.abs(got - ref).max() < 2e-6 * np.abs(ref).max()
+        assert bool(layers._STATIC_CONVS) == (min_flops == 0)
+    finally:
+        use_onednn_conv(False)
+        layers._STATIC_CONVS.clear()
