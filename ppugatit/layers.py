@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import paddle
 import paddle.nn as nn
@@ -129,6 +129,7 @@ class _SpectralNorm(nn.Layer):
     """
 
     eps = 1e-12
+    groups = 1
 
     def _init_sn(self, weight_shape: list[int], fan_in: int, out_dim: int, in_dim: int) -> None:
         self.weight_orig = self.create_parameter(
@@ -142,19 +143,29 @@ class _SpectralNorm(nn.Layer):
         """The [out, in] matrix PyTorch's spectral norm works on."""
         return w.reshape([w.shape[0], -1])
 
-    def sn_weight(self) -> paddle.Tensor:
-        w = self.weight_orig
-        w_mat = self._weight_matrix(w)
+    def sigmas(self) -> list[paddle.Tensor]:
+        """sigma of each of the ``groups`` training-mode forwards that one call stands for (see
+        :func:`spectral_norm_groups`), one power iteration apart."""
+        w_mat = self._weight_matrix(self.weight_orig)
         if not self.training:
-            return w / paddle.dot(self.weight_u, paddle.mv(w_mat, self.weight_v))
-        with paddle.no_grad():
-            v = F.normalize(paddle.matmul(self.weight_u, w_mat), axis=0, epsilon=self.eps)
-        wv = paddle.mv(w_mat, v)  # W v, once: it gives the new u and, with gradient, sigma
-        u = F.normalize(wv.detach(), axis=0, epsilon=self.eps)
+            return [paddle.dot(self.weight_u, paddle.mv(w_mat, self.weight_v))] * self.groups
+        sigmas, u = [], self.weight_u
+        for _ in range(self.groups):
+            with paddle.no_grad():
+                v = F.normalize(paddle.matmul(u, w_mat), axis=0, epsilon=self.eps)
+            wv = paddle.mv(w_mat, v)  # W v, once: it gives the new u and, with gradient, sigma
+            u = F.normalize(wv.detach(), axis=0, epsilon=self.eps)
+            sigmas.append(paddle.dot(u, wv))
         # the buffers are rebound, not updated in place: this forward's graph keeps its u, v
         # while the next forward makes new ones
         self.weight_u, self.weight_v = _like(u, self.weight_u), _like(v, self.weight_v)
-        return w / paddle.dot(u, wv)
+        return sigmas
+
+    @staticmethod
+    def per_sample(sigmas: list[paddle.Tensor], n: int) -> paddle.Tensor:
+        """1 / sigma for each of ``n`` samples, the batch being ``len(sigmas)`` equal groups."""
+        k = len(sigmas)
+        return (1 / paddle.stack(sigmas)).reshape([k, 1]).expand([k, n // k]).reshape([n, 1])
 
 
 class SNConv2D(_SpectralNorm):
@@ -172,7 +183,13 @@ class SNConv2D(_SpectralNorm):
                      if bias else None)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return conv2d(x, self.sn_weight(), self.bias, self.stride)
+        sigmas = self.sigmas()
+        if len(sigmas) == 1:
+            return conv2d(x, self.weight_orig / sigmas[0], self.bias, self.stride)
+        # conv(x, W / sigma) = conv(x, W) / sigma: one convolution serves every group
+        y = conv2d(x, self.weight_orig, None, self.stride)
+        y = y * self.per_sample(sigmas, x.shape[0]).reshape([-1, 1, 1, 1])
+        return y if self.bias is None else y + self.bias.reshape([1, -1, 1, 1])
 
 
 class SNLinear(_SpectralNorm):
@@ -189,7 +206,29 @@ class SNLinear(_SpectralNorm):
         return w.t()
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return F.linear(x, self.sn_weight(), self.bias)
+        sigmas = self.sigmas()
+        if len(sigmas) == 1:
+            return F.linear(x, self.weight_orig / sigmas[0], self.bias)
+        y = F.linear(x, self.weight_orig) * self.per_sample(sigmas, x.shape[0])
+        return y if self.bias is None else y + self.bias
+
+
+@contextlib.contextmanager
+def spectral_norm_groups(networks: Iterable[nn.Layer], k: int) -> Iterator[None]:
+    """Within it, one forward of a batch made of ``k`` equal groups stands for ``k`` forwards
+    of the groups one after the other: the i-th group meets the weights after i + 1 power
+    iterations, as in separate calls (PyTorch's spectral norm iterates once per call), and the
+    layer's output is scaled by that group's 1 / sigma instead of the weight, so that one
+    convolution serves all groups. For networks whose other operations are per sample, as the
+    U-GAT-IT discriminators' are; the same function up to float32 rounding."""
+    norms = [m for net in networks for m in net.sublayers() if isinstance(m, _SpectralNorm)]
+    for m in norms:
+        m.groups = k
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.groups = 1
 
 
 def _reflect_edges(x: paddle.Tensor, p: int, axis: int) -> tuple[paddle.Tensor, paddle.Tensor]:

@@ -146,3 +146,36 @@ def test_both_conv_paths_match_float64(monkeypatch, min_flops):
     finally:
         use_onednn_conv(False)
         layers._STATIC_CONVS.clear()
+
+
+def test_spectral_norm_groups_equal_separate_calls():
+    """A discriminator called once on [real; fake] inside spectral_norm_groups(2) must give
+    what two calls give (the official D update): outputs, u and v after, weight gradients."""
+    from ppugatit.networks.ugatit import Discriminator
+
+    paddle.seed(0)
+    nets = [Discriminator(3, 4, 5), Discriminator(3, 4, 5)]
+    nets[1].set_state_dict(nets[0].state_dict())
+    rng = np.random.default_rng(0)
+    real, fake = (paddle.to_tensor(rng.uniform(-1, 1, (2, 3, 32, 32)).astype("float32"))
+                  for _ in range(2))
+    separate = [nets[0](real), nets[0](fake)]
+    with layers.spectral_norm_groups([nets[1]], 2):
+        grouped = nets[1](paddle.concat([real, fake]))
+    for i in range(2):  # logit, cam_logit
+        np.testing.assert_allclose(grouped[i][:2].numpy(), separate[0][i].numpy(), atol=1e-5)
+        np.testing.assert_allclose(grouped[i][2:].numpy(), separate[1][i].numpy(), atol=1e-5)
+    losses = [sum((s[0] ** 2).mean() + (s[1] ** 2).mean() for s in separate),
+              (grouped[0] ** 2).reshape([2, -1]).mean(1).sum() + (grouped[1] ** 2).reshape(
+                  [2, -1]).mean(1).sum()]
+    for loss in losses:
+        loss.backward()
+    ref, got = nets[0].state_dict(), nets[1].state_dict()
+    for name, p in nets[0].named_parameters():
+        q = dict(nets[1].named_parameters())[name]
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4,
+                                   atol=1e-5 * np.abs(p.grad.numpy()).max(), err_msg=name)
+    for name in ref:
+        if name.endswith(("weight_u", "weight_v")):  # two power iterations each
+            np.testing.assert_allclose(got[name].numpy(), ref[name].numpy(), atol=1e-6)
+    assert all(m.groups == 1 for m in nets[1].sublayers() if isinstance(m, layers._SpectralNorm))

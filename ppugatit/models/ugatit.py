@@ -7,7 +7,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppugatit.errors import ConfigError
-from ppugatit.layers import clip_rho
+from ppugatit.layers import clip_rho, spectral_norm_groups
 from ppugatit.losses import bce_to, mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
 from ppugatit.networks.ugatit import Discriminator, ResnetGenerator
@@ -24,6 +24,12 @@ class Translator(nn.Layer):
     def forward(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         out, _, heatmap = self.generator(x)
         return out, heatmap
+
+
+def real_and_fake(d_out: tuple, n: int) -> tuple[tuple, tuple]:
+    """``(logit, cam_logit)`` of a discriminator's real-then-fake batch, each split in two."""
+    logit, cam_logit, _ = d_out
+    return (logit[:n], logit[n:]), (cam_logit[:n], cam_logit[n:])
 
 
 class UGATIT(GANModel):
@@ -86,11 +92,12 @@ class UGATIT(GANModel):
     def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
         """One official step: D update, then G update, then rho clipping.
 
-        Two rewrites that leave every number as the official code computes it: the generators'
+        Rewrites that leave every number as the official code computes it: the generators'
         forwards on real images run once and serve both updates (G does not change in between),
-        batching translation with identity (all normalisation is per sample); and D's
-        parameters are frozen during the G update, whose gradient for them the official code
-        computes and then discards.
+        batching translation with identity (all normalisation is per sample); in the D update
+        each discriminator takes real and fake in one call whose spectral norms step twice, as
+        the official two calls do (``spectral_norm_groups``); and D's parameters are frozen
+        during the G update, whose gradient for them the official code computes and discards.
         """
         w = self.cfg.loss
         real_A, real_B = batch["A"], batch["B"]
@@ -104,17 +111,18 @@ class UGATIT(GANModel):
         fake_B2A_cam_logit, fake_A2A_cam_logit = cam_A[:n], cam_A[n:]
         fake_A2B_cam_logit, fake_B2B_cam_logit = cam_B[:n], cam_B[n:]
 
-        # ----- D update
-        with self.autocast():
-            real_GA_logit, real_GA_cam_logit, _ = self.disGA(real_A)
-            real_LA_logit, real_LA_cam_logit, _ = self.disLA(real_A)
-            real_GB_logit, real_GB_cam_logit, _ = self.disGB(real_B)
-            real_LB_logit, real_LB_cam_logit, _ = self.disLB(real_B)
-
-            fake_GA_logit, fake_GA_cam_logit, _ = self.disGA(fake_B2A.detach())
-            fake_LA_logit, fake_LA_cam_logit, _ = self.disLA(fake_B2A.detach())
-            fake_GB_logit, fake_GB_cam_logit, _ = self.disGB(fake_A2B.detach())
-            fake_LB_logit, fake_LB_cam_logit, _ = self.disLB(fake_A2B.detach())
+        # ----- D update: each D sees real then fake, in one call of two batch groups
+        with self.autocast(), spectral_norm_groups(self.discriminators, 2):
+            both_A = paddle.concat([real_A, fake_B2A.detach()])
+            both_B = paddle.concat([real_B, fake_A2B.detach()])
+            (real_GA_logit, fake_GA_logit), (real_GA_cam_logit, fake_GA_cam_logit) = \
+                real_and_fake(self.disGA(both_A), n)
+            (real_LA_logit, fake_LA_logit), (real_LA_cam_logit, fake_LA_cam_logit) = \
+                real_and_fake(self.disLA(both_A), n)
+            (real_GB_logit, fake_GB_logit), (real_GB_cam_logit, fake_GB_cam_logit) = \
+                real_and_fake(self.disGB(both_B), n)
+            (real_LB_logit, fake_LB_logit), (real_LB_cam_logit, fake_LB_cam_logit) = \
+                real_and_fake(self.disLB(both_B), n)
 
             D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
             D_ad_cam_loss_GA = mse_to(real_GA_cam_logit, 1) + mse_to(fake_GA_cam_logit, 0)
