@@ -231,12 +231,12 @@ def spectral_norm_groups(networks: Iterable[nn.Layer], k: int) -> Iterator[None]
             m.groups = 1
 
 
-def _reflect_edges(x: paddle.Tensor, p: int, axis: int) -> tuple[paddle.Tensor, paddle.Tensor]:
-    """The ``p`` rows (axis 2) or columns (axis 3) that reflection padding puts before and after
-    ``x`` along ``axis``; a single row needs no flip."""
+def _flipped_ends(x: paddle.Tensor, p: int, axis: int, skip: int) -> tuple[paddle.Tensor, ...]:
+    """The ``p`` rows (axis 2) or columns (axis 3) after the first ``skip`` and before the last
+    ``skip`` along ``axis``, each block flipped (one row needs no flip)."""
     n = x.shape[axis]
-    head = paddle.slice(x, [axis], [1], [p + 1])
-    tail = paddle.slice(x, [axis], [n - p - 1], [n - 1])
+    head = paddle.slice(x, [axis], [skip], [skip + p])
+    tail = paddle.slice(x, [axis], [n - p - skip], [n - skip])
     if p > 1:
         head, tail = paddle.flip(head, [axis]), paddle.flip(tail, [axis])
     return head, tail
@@ -246,7 +246,7 @@ def reflection_pad(x: paddle.Tensor, p: int) -> paddle.Tensor:
     """Reflection padding by slicing and concatenation, for exported programs: Paddle
     Inference's oneDNN pad3d (what F.pad becomes) is slow, and its squeeze fails in training."""
     for axis in (2, 3):
-        head, tail = _reflect_edges(x, p, axis)
+        head, tail = _flipped_ends(x, p, axis, skip=1)  # the edge row itself is not repeated
         x = paddle.concat([head, x, tail], axis=axis)
     return x
 
@@ -256,10 +256,7 @@ def _fold_reflected(g: paddle.Tensor, p: int, axis: int) -> paddle.Tensor:
     rows' gradients added onto the rows they copied."""
     n = g.shape[axis]
     grad = paddle.slice(g, [axis], [p], [n - p]).clone()
-    head = paddle.slice(g, [axis], [0], [p])
-    tail = paddle.slice(g, [axis], [n - p], [n])
-    if p > 1:
-        head, tail = paddle.flip(head, [axis]), paddle.flip(tail, [axis])
+    head, tail = _flipped_ends(g, p, axis, skip=0)  # the pads
     m = n - 2 * p
     index = [slice(None)] * 4
     index[axis] = slice(1, p + 1)

@@ -92,12 +92,13 @@ class UGATIT(GANModel):
     def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
         """One official step: D update, then G update, then rho clipping.
 
-        Rewrites that leave every number as the official code computes it: the generators'
-        forwards on real images run once and serve both updates (G does not change in between),
-        batching translation with identity (all normalisation is per sample); in the D update
-        each discriminator takes real and fake in one call whose spectral norms step twice, as
-        the official two calls do (``spectral_norm_groups``); and D's parameters are frozen
-        during the G update, whose gradient for them the official code computes and discards.
+        Rewrites that leave every number as the official code computes it, up to float32
+        rounding: the generators' forwards on real images run once and serve both updates (G
+        does not change in between), batching translation with identity (all normalisation is
+        per sample); in the D update each discriminator takes real and fake in one call whose
+        spectral norms step twice, as the official two calls do (``spectral_norm_groups``); and
+        D's parameters are frozen during the G update, whose gradient for them the official
+        code computes and discards.
         """
         w = self.cfg.loss
         real_A, real_B = batch["A"], batch["B"]
