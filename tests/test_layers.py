@@ -9,12 +9,12 @@ from ppugatit.layers import NearestUpsample2x, conv2d, use_onednn_conv
 
 
 @pytest.fixture
-def onednn(monkeypatch):
+def onednn():
     layers._STATIC_CONVS.clear()  # each test traces its own programs
-    monkeypatch.setattr(layers, "ONEDNN_MIN_FLOPS", 0)  # this test's tiny convs too
     use_onednn_conv(True)
     yield
     use_onednn_conv(False)
+    layers._STATIC_CONVS.clear()
 
 
 def grads(fn, x0, w0, x_requires, w_requires):
@@ -27,7 +27,8 @@ def grads(fn, x0, w0, x_requires, w_requires):
 
 
 @pytest.mark.parametrize("first_without_grad", [False, True])
-def test_onednn_conv_matches_eager_values_and_gradients(onednn, first_without_grad):
+def test_onednn_conv_matches_eager_values_and_gradients(onednn, monkeypatch, first_without_grad):
+    monkeypatch.setattr(layers, "ONEDNN_MIN_FLOPS", 0)  # this test's tiny convs too
     rng = np.random.default_rng(0)
     x0 = paddle.to_tensor(rng.standard_normal((2, 4, 9, 9)).astype("float32"))
     w0 = paddle.to_tensor(rng.standard_normal((3, 4, 3, 3)).astype("float32"))
@@ -56,23 +57,17 @@ def test_onednn_conv_matches_eager_values_and_gradients(onednn, first_without_gr
     assert layers._STATIC_CONVS, "the convolutions did not run as oneDNN programs"
 
 
-def test_only_convs_worth_a_program_run_through_onednn():
+def test_only_convs_worth_a_program_run_through_onednn(onednn):
     """Below ONEDNN_MIN_FLOPS a conv stays eager: its program's fixed cost would exceed it."""
-    layers._STATIC_CONVS.clear()
-    use_onednn_conv(True)
-    try:
-        small = paddle.randn([1, 8, 10, 10]), paddle.randn([8, 8, 3, 3])
-        assert layers.conv_flops(small[0].shape, small[1].shape, 1) == 2 * 8 * 8 * 9 * 8 * 8
-        conv2d(*small)
-        assert not layers._STATIC_CONVS
-        x, w = paddle.randn([1, 32, 66, 66]), paddle.randn([32, 32, 3, 3])
-        assert layers.conv_flops(x.shape, w.shape, 1) >= layers.ONEDNN_MIN_FLOPS
-        np.testing.assert_allclose(conv2d(x, w).numpy(), F.conv2d(x, w).numpy(),
-                                   rtol=1e-4, atol=1e-4)
-        assert layers._STATIC_CONVS
-    finally:
-        use_onednn_conv(False)
-        layers._STATIC_CONVS.clear()
+    small = paddle.randn([1, 8, 10, 10]), paddle.randn([8, 8, 3, 3])
+    assert layers.conv_flops(small[0].shape, small[1].shape, 1) == 2 * 8 * 8 * 9 * 8 * 8
+    conv2d(*small)
+    assert not layers._STATIC_CONVS
+    x, w = paddle.randn([1, 32, 66, 66]), paddle.randn([32, 32, 3, 3])
+    assert layers.conv_flops(x.shape, w.shape, 1) >= layers.ONEDNN_MIN_FLOPS
+    np.testing.assert_allclose(conv2d(x, w).numpy(), F.conv2d(x, w).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    assert layers._STATIC_CONVS
 
 
 def test_nearest_upsample_is_paddles_nearest_interpolation_with_its_gradient():
@@ -119,33 +114,27 @@ def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p):
 
 
 @pytest.mark.parametrize("min_flops", [0, float("inf")], ids=["onednn", "eager"])
-def test_both_conv_paths_match_float64(monkeypatch, min_flops):
+def test_both_conv_paths_match_float64(onednn, monkeypatch, min_flops):
     """Which kernel a conv takes changes float32 rounding, not accuracy: the output and weight
     gradient of either path stay within a few 1e-7 of an exact float64 convolution."""
     from numpy.lib.stride_tricks import sliding_window_view
-    layers._STATIC_CONVS.clear()
     monkeypatch.setattr(layers, "ONEDNN_MIN_FLOPS", min_flops)
-    use_onednn_conv(True)
     rng = np.random.default_rng(0)
-    try:
-        for x_shape, w_shape, stride in (((1, 16, 34, 34), (32, 16, 4, 4), 2),
-                                         ((2, 32, 18, 18), (32, 32, 3, 3), 1)):
-            x = rng.standard_normal(x_shape)
-            w = rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))
-            patches = sliding_window_view(x, w_shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
-            y_ref = np.einsum("nchwij,kcij->nkhw", patches, w)
-            g = rng.standard_normal(y_ref.shape)
-            dw_ref = np.einsum("nkhw,nchwij->kcij", g, patches)
-            wt = paddle.to_tensor(w.astype("float32"), stop_gradient=False)
-            y = conv2d(paddle.to_tensor(x.astype("float32")), wt, stride=stride)
-            with layers.onednn_programs():
-                (y * paddle.to_tensor(g.astype("float32"))).sum().backward()
-            for got, ref in ((y.numpy(), y_ref), (wt.grad.numpy(), dw_ref)):
-                assert np.abs(got - ref).max() < 2e-6 * np.abs(ref).max()
-        assert bool(layers._STATIC_CONVS) == (min_flops == 0)
-    finally:
-        use_onednn_conv(False)
-        layers._STATIC_CONVS.clear()
+    for x_shape, w_shape, stride in (((1, 16, 34, 34), (32, 16, 4, 4), 2),
+                                     ((2, 32, 18, 18), (32, 32, 3, 3), 1)):
+        x = rng.standard_normal(x_shape)
+        w = rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))
+        patches = sliding_window_view(x, w_shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+        y_ref = np.einsum("nchwij,kcij->nkhw", patches, w)
+        g = rng.standard_normal(y_ref.shape)
+        dw_ref = np.einsum("nkhw,nchwij->kcij", g, patches)
+        wt = paddle.to_tensor(w.astype("float32"), stop_gradient=False)
+        y = conv2d(paddle.to_tensor(x.astype("float32")), wt, stride=stride)
+        with layers.onednn_programs():
+            (y * paddle.to_tensor(g.astype("float32"))).sum().backward()
+        for got, ref in ((y.numpy(), y_ref), (wt.grad.numpy(), dw_ref)):
+            assert np.abs(got - ref).max() < 2e-6 * np.abs(ref).max()
+    assert bool(layers._STATIC_CONVS) == (min_flops == 0)
 
 
 def test_spectral_norm_groups_equal_separate_calls():

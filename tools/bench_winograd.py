@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -24,6 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import paddle  # noqa: E402
 import paddle.nn as nn  # noqa: E402
 import paddle.nn.functional as F  # noqa: E402
+
+from ppugatit.benchmark import median_time  # noqa: E402
 
 
 def winograd_matrices(points: list[float], m: int = 4, r: int = 3):
@@ -103,13 +104,8 @@ def exported_time(layer: nn.Layer, x: np.ndarray, repeat: int, folder: str):
     handle = predictor.get_input_handle(predictor.get_input_names()[0])
     handle.reshape(list(x.shape))
     handle.copy_from_cpu(x)
-    times = []
-    for _ in range(repeat + 3):
-        tic = time.perf_counter()
-        predictor.run()
-        times.append(time.perf_counter() - tic)
-    out = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
-    return float(np.median(times[3:])), out
+    seconds = median_time(predictor.run, warmup=3, repeat=repeat, device="cpu")
+    return seconds, predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
 
 
 def main(argv: list[str] | None = None) -> dict:
