@@ -124,7 +124,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_resume_without_checkpoint_and_from_another_architecture(tmp_path):
-    with pytest.raises(UserError, match="--resume: no checkpoint at"):
+    with pytest.raises(UserError, match="--resume: no checkpoint in"):
         make_trainer(tmp_path, resume=True)
     make_trainer(tmp_path, **{"train.iterations": 2}).train()
     with pytest.raises(CheckpointError, match=r"latest.pdckpt:genA2B: '.*' has shape .* in the "
