@@ -53,18 +53,19 @@ def move_aside(out: str, entries: list[str]) -> str:
     return dst
 
 
-def claim(out: str, resume: bool, fresh: bool) -> str | None:
-    """Make ``out`` ready for a run: writable, and holding no other run. With ``fresh`` an
-    earlier run is moved aside (returns where to); without it or ``resume``, one is refused."""
+def claim(out: str, resume: bool, fresh: bool) -> list[str]:
+    """Check ``out`` is fit for a run: writable, and holding no other run unless ``resume``.
+    Returns the entries of an earlier run that ``fresh`` is to move aside (:func:`move_aside`,
+    once the new run's set-up has passed its checks); without ``fresh`` such a run is refused."""
     if resume and fresh:
         raise UserError("--resume continues the run in output_dir, --fresh moves it aside: "
                         "give one of them")
     check_writable(out, "output_dir", "set -o output_dir=<a folder you can write>")
     found = previous_run(out)
     if resume or not found:
-        return None
+        return []
     if not fresh:
         raise UserError(f"output_dir '{out}' already holds a run ({', '.join(found)}); add "
                         f"--resume to continue it, --fresh to move it to {out}.old-<time> and "
                         f"start anew, or -o output_dir=<another folder>")
-    return move_aside(out, found)
+    return found

@@ -163,6 +163,11 @@ def test_bad_outputs_and_values_give_one_line_in_the_tools(tmp_path):
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith("error: ") and message in proc.stderr, proc.stderr
     assert a_file.read_text() == "mine"
+    (tmp_path / "ro").mkdir()
+    with ReadOnly(tmp_path / "ro"):
+        proc = train_tool(*cli_args(tmp_path, output_dir=tmp_path / "ro" / "out"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"error: output_dir '{tmp_path / 'ro' / 'out'}' cannot be written" in proc.stderr
 
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "export_model.py"),
                            "--weights", str(tmp_path / "w.pdparams"), "--output", str(a_file)],

@@ -63,9 +63,7 @@ class Trainer:
 
     def _set_up(self, resume: bool, fresh: bool, early: logging.Handler) -> None:
         cfg = self.cfg
-        moved = run_dir.claim(self.out, resume, fresh) if self.rank == 0 or not fresh else None
-        if moved:
-            self.logger.warning("--fresh: moved the earlier run in %s to %s", self.out, moved)
+        earlier = run_dir.claim(self.out, resume, fresh) if self.rank == 0 or not fresh else []
         self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world,
                                    cfg.train.cpu_onednn, cfg.train.cpu_keep_memory)
         if cfg.train.amp and self.device == "cpu":
@@ -100,6 +98,9 @@ class Trainer:
 
         self.writer = None
         if self.rank == 0:
+            if earlier:
+                self.logger.warning("--fresh: moved the earlier run in %s to %s", self.out,
+                                    run_dir.move_aside(self.out, earlier))
             records = list(early.buffer)
             self.logger = setup_logger(os.path.join(self.out, "train.log"), self.rank)
             for handler in self.logger.handlers:
