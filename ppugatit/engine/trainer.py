@@ -155,10 +155,14 @@ class Trainer:
         if "numpy" in rng:
             np.random.set_state(rng["numpy"])
         for bad, error in unreadable:
+            kept = "left in place"
             if self.rank == 0:
-                os.replace(bad, bad + ".unreadable")
-            self.logger.warning("--resume: %s; kept as %s.unreadable, resuming from %s instead",
-                                error, os.path.basename(bad), path)
+                try:
+                    os.replace(bad, bad + ".unreadable")
+                    kept = f"kept as {os.path.basename(bad)}.unreadable"
+                except OSError:
+                    pass
+            self.logger.warning("--resume: %s; %s, resuming from %s instead", error, kept, path)
         self.logger.info("resumed from %s at iteration %d", path, self.iteration)
 
     # ----- saving
@@ -170,7 +174,8 @@ class Trainer:
         except OSError as e:
             if what not in self._write_failed:
                 self.logger.error("cannot write %s (%s: %s); training goes on and tries again "
-                                  "next time: make it writable", what, e.strerror, e.filename)
+                                  "next time: make it writable", what, e.strerror,
+                                  e.filename or what)
             self._write_failed.add(what)
             return False
         if what in self._write_failed:
