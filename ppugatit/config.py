@@ -236,6 +236,15 @@ def build_config(path: str | None = None, overrides: Iterable[str] | dict = ()) 
                     and os.path.normpath(valid[key]) == "."):
                 valid[key] = os.path.dirname(path) or "."  # a run's config: its own folder
 
+    here = os.path.dirname(os.path.abspath(path)) if path else ""
+    if ("output_dir" in flat_user and "output_dir" not in flat_over
+            and os.path.abspath(valid["output_dir"]) != here
+            and os.path.isdir(os.path.join(here, "checkpoints"))):
+        raise ConfigError(f"{path} sits in a run's folder but its output_dir names "
+                          f"'{valid['output_dir']}' (a copied run?); set -o output_dir="
+                          f"{os.path.dirname(path) or '.'} to use this one, or -o output_dir="
+                          f"{valid['output_dir']} for that one")
+
     cfg: dict = {}
     for key, value in valid.items():
         node = cfg

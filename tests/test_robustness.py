@@ -105,6 +105,20 @@ def test_a_copied_run_resumes_in_the_copy_not_the_original(tmp_path):
     assert snapshot(original) == before
 
 
+def test_a_copy_of_a_run_whose_config_names_another_folder_is_refused(tmp_path):
+    """Runs saved before output_dir '.': their config.yaml names the original folder."""
+    make_trainer(tmp_path, **{"train.iterations": 2}).train()
+    original, copy = tmp_path / "out", tmp_path / "copy"
+    shutil.copytree(original, copy)
+    text = (copy / "config.yaml").read_text().replace("output_dir: .", f"output_dir: {original}")
+    (copy / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=rf"copy/config.yaml sits in a run's folder but its "
+                                          rf"output_dir names '{original}' \(a copied run\?\); "
+                                          rf"set -o output_dir={copy} to use this one"):
+        build_config(str(copy / "config.yaml"), ["train.iterations=4"])
+    assert build_config(str(copy / "config.yaml"), [f"output_dir={copy}"]).output_dir == str(copy)
+
+
 # 3. a corrupt latest.pdckpt
 def test_a_corrupt_latest_checkpoint_falls_back_to_the_newest_that_loads(tmp_path):
     make_trainer(tmp_path, **{"train.iterations": 4}).train()
