@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ppugatit.cli import run  # noqa: E402
 from ppugatit.export import export_from_weights  # noqa: E402
+from ppugatit.run_dir import check_writable  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", help="the run's config (default: config.yaml beside "
@@ -31,5 +32,6 @@ parser.add_argument("--no-check", action="store_true", help="skip comparing the 
 parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE",
                     help="config overrides, e.g. model.img_size=128")
 args = parser.parse_args()
-run(lambda: print(export_from_weights(args.weights, args.output, args.config, args.override,
-                                      args.direction, args.with_heatmap, not args.no_check)))
+run(lambda: check_writable(args.output, "--output") or print(export_from_weights(
+    args.weights, args.output, args.config, args.override, args.direction, args.with_heatmap,
+    not args.no_check)))
