@@ -123,12 +123,13 @@ class OnnxPredictor:
     """An ONNX Runtime session of an exported model, with the runner interface.
 
     CPU: all graph optimisations (constant folding, conv + activation fusion, NCHWc layout),
-    one intra-op thread per usable core. GPU: the CUDA provider (``device`` "gpu", or None
+    one intra-op thread per usable core; ``spinning`` False stops idle threads busy-waiting,
+    which would steal the cores from another process (a benchmark's official side). GPU: the CUDA provider (``device`` "gpu", or None
     when this onnxruntime has it).
     """
 
     def __init__(self, path: str, device: str | None = "cpu", cpu_threads: int | None = None,
-                 optimization: str = "all"):
+                 optimization: str = "all", spinning: bool = True):
         try:
             import onnxruntime as ort
         except ImportError:
@@ -143,6 +144,8 @@ class OnnxPredictor:
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[optimization]
         options.intra_op_num_threads = cpu_threads or cpu_features()["cores"]
         options.log_severity_level = 3  # unused-initializer warnings of converted graphs
+        if not spinning:  # idle threads sleep instead of busy-waiting for the next run
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         if device == "gpu" or (device is None and cuda):
