@@ -140,6 +140,63 @@ def inference_runners(model, batch_size: int, img_size: int, device: str, folder
     return runners, info
 
 
+def generator_flops(model, img_size: int) -> float:
+    """Forward FLOPs (2 per multiply-add) of the convolutions and linear layers of the model's
+    first translator (or sampler) on one picture, counted with hooks on the layers as run."""
+    layer, x = _inference_input(model, 1, img_size)
+    total = [0.0]
+
+    def count(sub, inputs, output):
+        if isinstance(sub, paddle.nn.Conv2D):
+            c_in, kh, kw = sub.weight.shape[1:]
+            total[0] += 2 * float(np.prod(output.shape)) * c_in * kh * kw
+        elif isinstance(sub, paddle.nn.Linear):
+            total[0] += 2 * float(np.prod(output.shape)) * sub.weight.shape[0]
+    hooks = [m.register_forward_post_hook(count) for m in layer.sublayers()
+             if isinstance(m, (paddle.nn.Conv2D, paddle.nn.Linear))]
+    try:
+        with paddle.no_grad():
+            layer(paddle.to_tensor(x))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0]
+
+
+def onnx_profile(path: str, x: np.ndarray, runs: int, cpu_threads: int | None) -> dict:
+    """Where ONNX Runtime's time goes: ms per run by operator type (its profiler's kernel
+    times), the median wall time of the same runs, and the part outside any kernel."""
+    import onnxruntime as ort
+    from ppugatit.runtime import OnnxPredictor
+
+    predictor = OnnxPredictor(path, "cpu", cpu_threads, spinning=False)
+    options = predictor.session.get_session_options()
+    with tempfile.TemporaryDirectory() as folder:
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(folder, "ort")
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x}
+        session.run(None, feed)  # the warm-up run is profiled too: left out below
+        walls = []
+        for _ in range(runs):
+            tic = time.perf_counter()
+            session.run(None, feed)
+            walls.append(time.perf_counter() - tic)
+        with open(session.end_profiling(), encoding="utf-8") as f:
+            events = json.load(f)
+    runs_seen = [e for e in events if e.get("name") == "model_run"]
+    first_end = runs_seen[0]["ts"] + runs_seen[0]["dur"] if runs_seen else 0
+    by_op: dict[str, float] = {}
+    for e in events:
+        if (e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+                and e["ts"] >= first_end):
+            op = e["args"]["op_name"]
+            by_op[op] = by_op.get(op, 0.0) + e["dur"] / 1e3 / runs
+    wall = statistics.median(walls) * 1e3
+    return {"wall_ms": wall, "ms_by_op": dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
+            "outside_kernels_ms": wall - sum(by_op.values())}
+
+
 def in_turns(runners: dict[str, Callable[[], object]], theirs: Callable[[], float] | None,
              warmup: int, repeat: int, device: str) -> dict[str, list[float]]:
     """Each round runs every runner once, then ``theirs`` (which times itself): all of them

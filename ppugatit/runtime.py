@@ -81,8 +81,9 @@ def onnxruntime_available() -> bool:
 def choose_runtime(model: str, runtime: str = "auto") -> str:
     """``paddle`` or ``onnxruntime`` for ``model`` (a folder or an .onnx file).
 
-    ``auto``: the only form there is; where a folder has both, Paddle Inference (oneDNN),
-    which docs/benchmarks.md measured ahead of ONNX Runtime on CPU at every size.
+    ``auto``: the only form there is; where a folder has both, ONNX Runtime when it is
+    installed: on CPU, in turns with Paddle Inference (oneDNN), it was faster at 64 and 256 px,
+    light and full, and at par at 128 px (docs/benchmarks.md).
     """
     if runtime not in RUNTIMES:
         raise RuntimeChoiceError(f"--runtime must be one of {list(RUNTIMES)}, got '{runtime}'")
@@ -100,7 +101,7 @@ def choose_runtime(model: str, runtime: str = "auto") -> str:
                                  f"--runtime onnxruntime")
     if runtime != "auto":
         return runtime
-    return "paddle" if paddle_model else "onnxruntime"
+    return "onnxruntime" if onnx_file and onnxruntime_available() else "paddle"
 
 
 def read_onnx_meta(path: str) -> dict:

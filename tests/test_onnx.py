@@ -129,6 +129,9 @@ def test_the_runtime_is_chosen_by_what_the_folder_holds(exported, tmp_path):
     assert choose_runtime(str(tmp_path)) == "paddle"
     with pytest.raises(RuntimeChoiceError, match="has no inference.onnx; export one"):
         choose_runtime(str(tmp_path), "onnxruntime")
+    export_model(model, str(tmp_path), fmt="onnx")  # both forms: ONNX Runtime, the faster
+    assert choose_runtime(str(tmp_path)) == "onnxruntime"
+    assert choose_runtime(str(tmp_path), "paddle") == "paddle"
     features = cpu_features()
     assert features["cores"] >= 1 and isinstance(features["avx512"], bool)
 

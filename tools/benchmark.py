@@ -29,6 +29,9 @@ parser.add_argument("--ort-optimization", choices=["none", "basic", "extended", 
                     default="all", help="ONNX Runtime's graph optimisation level")
 parser.add_argument("--official-repo", help="a checkout of the official UGATIT-pytorch")
 parser.add_argument("--official-python", default="python", help="a Python that has torch")
+parser.add_argument("--profile", action="store_true",
+                    help="after the timing, ONNX Runtime's time by operator type, and the "
+                         "generator's FLOPs (docs/benchmarks.md, where the time goes)")
 parser.add_argument("--sequential", action="store_true",
                     help="time the official code after ours instead of in turns with it (one "
                          "process at a time: for configs whose two processes do not fit in memory)")
@@ -78,6 +81,12 @@ def main() -> None:
             runners, info = bm.inference_runners(model, 1, m.img_size, device, folder, runtimes,
                                                  mkldnn, threads, args.ort_optimization)
             times = bm.in_turns(runners, theirs["infer"], args.warmup, args.repeat, device)
+            if args.profile and "onnxruntime" in runners:
+                from ppugatit.runtime import ONNX_FILE
+                _, x = bm._inference_input(model, 1, m.img_size)
+                result["profile"] = bm.onnx_profile(os.path.join(folder, ONNX_FILE), x,
+                                                    args.repeat, threads)
+                result["profile"]["gflop"] = bm.generator_flops(model, m.img_size) / 1e9
         inference = bm.speedups(times)
         official = inference.pop("official", None)
         if official:
@@ -133,6 +142,15 @@ def main() -> None:
     for what, t, ips in rows:
         print(f"{what:<44} {t:>16} {ips:>10}")
     print(f"{'peak memory':<44} {result['peak_memory_mb']:>13.0f} MB")
+    if "profile" in result:
+        prof = result["profile"]
+        conv = prof["ms_by_op"].get("Conv", 0.0)
+        print(f"ONNX Runtime profile: {prof['wall_ms']:.1f} ms a run; convolutions and linear "
+              f"layers {prof['gflop']:.1f} GFLOP"
+              + (f", Conv kernels at {prof['gflop'] / conv * 1e3:.0f} GFLOP/s" if conv else ""))
+        for op, ms in prof["ms_by_op"].items():
+            print(f"  {op:<30} {ms:8.1f} ms {100 * ms / prof['wall_ms']:5.1f}%")
+        print(f"  {'(outside kernels)':<30} {prof['outside_kernels_ms']:8.1f} ms")
     if "inference" in result and runner is not None:
         print("speed-ups: ratio of medians (in brackets: median of the per-round ratios); "
               "all inference runs and the official ones taken in turns")

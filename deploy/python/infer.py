@@ -29,8 +29,8 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model_dir", "--model-dir", required=True,
                     help="folder written by tools/export_model.py, or an .onnx file")
 parser.add_argument("--runtime", choices=["auto", "paddle", "onnxruntime"], default="auto",
-                    help="auto: the form the folder has; Paddle Inference where it has both "
-                    "(see docs/benchmarks.md)")
+                    help="auto: the form the folder has; ONNX Runtime where it has both and "
+                    "onnxruntime is installed (faster on CPU, see docs/benchmarks.md)")
 parser.add_argument("--input", help="an image, a folder or a glob")
 parser.add_argument("--output", required=True, help="folder for the results")
 parser.add_argument("--heatmap", action="store_true", help="also write the CAM heatmap over the "
