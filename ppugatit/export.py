@@ -302,7 +302,8 @@ PIXEL = 2 / 255  # one level of 255 in the [-1, 1] scale of the generators' outp
 def save_half_weights(model, output_dir: str, config: dict) -> tuple[str, float]:
     """Every network's weights stored as float16 (half the file; loading casts them back to
     float32, and computing stays float32), written only if the translation of the check
-    inputs moves by at most one level of 255 per pixel. Returns (path, that largest move)."""
+    inputs (each direction) moves by at most one level of 255 per pixel. Returns (path, that
+    largest move)."""
     from ppugatit import checkpoint
     from ppugatit.config import save_config
     from ppugatit.models import MODELS
@@ -312,9 +313,12 @@ def save_half_weights(model, output_dir: str, config: dict) -> tuple[str, float]
     restored = MODELS[model.cfg.model.name](model.cfg)
     restored.load_weights(half, HALF_WEIGHTS)
     restored.eval()
-    meta = _export_layer(model, None, False)[2]
-    x = _check_input(meta, 4)
-    diff = max_difference(_reference(restored, meta)(x), _reference(model, meta)(x))
+    diff = 0.0
+    for direction in (model.directions if model.task != "generation" else [None]):
+        meta = _export_layer(model, direction, False)[2]
+        x = _check_input(meta, 4)
+        diff = max(diff, max_difference(_reference(restored, meta)(x),
+                                        _reference(model, meta)(x)))
     if diff > PIXEL:
         raise ExportError(f"float16 storage moves this model's output by {diff * 127.5:.2f} "
                           f"levels of 255 (> 1): share the float32 weights instead")
