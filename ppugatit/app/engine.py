@@ -69,7 +69,8 @@ class Engine:
     def describe(self) -> str:
         what = (f"samples from {self.z_dim}-d noise" if self.task == "generation" else
                 f"translates {' / '.join(self.directions)} at {self.img_size} px")
-        return f"{self.name} ({os.path.basename(self.weights.rstrip('/'))}) {what}, on {self.device}"
+        source = os.path.basename(self.weights.rstrip("/"))
+        return f"{self.name} ({source}) {what}, on {self.device}"
 
     def translate(self, picture: np.ndarray, direction: str) -> tuple[np.ndarray,
                                                                        np.ndarray | None]:
