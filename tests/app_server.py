@@ -1,19 +1,12 @@
 """The web app as a user starts it (``tools/app.py`` in its own process) on 127.0.0.1, for
 tests/test_app.py and tests/test_app_browser.py; and the small weights they serve."""
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 from conftest import ROOT, tiny_overrides
 from ppugatit import checkpoint
+from ppugatit.app.process import AppProcess
 from ppugatit.config import build_config, save_config
 from ppugatit.models import MODELS
-
-TOOL = os.path.join(ROOT, "tools", "app.py")
 
 
 def tiny_weights(folder) -> str:
@@ -26,59 +19,32 @@ def tiny_weights(folder) -> str:
     return str(folder / "weights.pdparams")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class AppServer:
-    """``python tools/app.py --weights W`` with its working folder, TMPDIR and HOME under
-    ``folder`` (so a test can see that it wrote nothing anywhere else)."""
+class AppServer(AppProcess):
+    """The app with its working folder, TMPDIR and HOME under ``folder`` (so a test can see
+    that it wrote nothing anywhere else), serving when constructed."""
 
     def __init__(self, folder, weights: str, *args: str):
         self.cwd, self.tmp, self.home = folder / "cwd", folder / "tmp", folder / "home"
         for d in (self.cwd, self.tmp, self.home):
             d.mkdir(parents=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "TMPDIR": str(self.tmp), "HOME": str(self.home),
                "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
         env.pop("GRADIO_TEMP_DIR", None)
-        self.log = open(folder / "app.log", "w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, TOOL, "--weights", weights, "--port", str(self.port),
-             "--device", "cpu", *args], cwd=self.cwd, env=env, stdout=self.log,
-            stderr=subprocess.STDOUT)
-        self.wait_until_serving()
+        self.log_path = folder / "app.log"
+        self.log_file = open(self.log_path, "w")
+        super().__init__(weights, "--device", "cpu", *args, log=self.log_file, cwd=self.cwd,
+                         env=env)
+        try:
+            self.wait_until_serving()
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}:\n{self.output()}") from None
 
     def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def wait_until_serving(self, timeout: float = 120.0) -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited ({self.proc.returncode}):\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"the app did not serve within {timeout} s:\n{self.output()}")
+        if not self.log_file.closed:
+            self.log_file.flush()
+        return self.log_path.read_text()
 
     def stop(self) -> int:
-        """Ctrl-C, as a user stops it; the return code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
+        code = super().stop()
+        self.log_file.close()
+        return code
