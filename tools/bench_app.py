@@ -12,6 +12,7 @@ detection and the network's forward pass.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -50,14 +51,16 @@ def timed(fn) -> float:
     return time.perf_counter() - tic
 
 
-def main(args) -> dict:
+def main(args, tmp: str) -> dict:
+    import logging
+
     from gradio_client import Client, handle_file
 
     from ppugatit.app.process import AppProcess
     from ppugatit.benchmark import machine
     from ppugatit.data.image_io import write_image
 
-    tmp = tempfile.mkdtemp(prefix="bench_app_")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     weights = args.weights or initialised_weights(args.config, args.override, tmp)
     extra = (["-c", args.config] if args.weights and args.config else []) + (
         ["-o", *args.override] if args.weights and args.override else [])
@@ -131,7 +134,11 @@ parser.add_argument("--json", help="also write the raw times here")
 
 def _main() -> None:
     args = parser.parse_args()
-    report = main(args)
+    tmp = tempfile.mkdtemp(prefix="bench_app_")
+    try:
+        report = main(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(summary(report))
     if args.json:
         from ppugatit.utils import atomic_write_text

@@ -8,6 +8,7 @@ process), no MCP server. Uploads and results live in one temporary folder, remov
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -34,6 +35,10 @@ from ppugatit.face import FaceCrop  # noqa: E402
 
 TITLE = "ppugatit: U-GAT-IT translation"
 MAX_UPLOAD = "64mb"
+SHOWN = 256  # pixels high on the page, whatever img_size is
+# results fill their panels (a 64 px translation is a stamp otherwise), pixels kept sharp
+CSS = ("#input img, #output img, #heatmap img {width: 100%; height: 100%; object-fit: contain;"
+       " image-rendering: pixelated}")
 
 
 def translate_request(engine: Engine, root: str, files, webcam, direction: str, face_crop: bool,
@@ -85,7 +90,7 @@ def build_app(engine: Engine, root: str = WORK) -> gr.Blocks:
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed")
                 button = gr.Button("Sample", variant="primary", elem_id="run")
-            image = gr.Image(label="Sample", format="png", elem_id="output")
+            image = gr.Image(label="Sample", format="png", height=SHOWN, elem_id="output")
             files = gr.File(label="Download", file_count="multiple", elem_id="download")
             message = gr.Markdown(elem_id="message")
             button.click(lambda s: sample_request(engine, root, s), [seed],
@@ -106,9 +111,11 @@ def build_app(engine: Engine, root: str = WORK) -> gr.Blocks:
         button = gr.Button("Translate", variant="primary", elem_id="run")
         with gr.Row():
             shown = gr.Image(label="Input (what the network sees)", format="png",
-                             elem_id="input")
-            translation = gr.Image(label="Translation", format="png", elem_id="output")
-            heatmap = gr.Image(label="CAM heatmap", format="png", elem_id="heatmap")
+                             height=SHOWN, elem_id="input")
+            translation = gr.Image(label="Translation", format="png", height=SHOWN,
+                                   elem_id="output")
+            heatmap = gr.Image(label="CAM heatmap", format="png", height=SHOWN,
+                               elem_id="heatmap")
         files = gr.File(label="Download", file_count="multiple", elem_id="download")
         message = gr.Markdown(elem_id="message")
         button.click(lambda *args: translate_request(engine, root, *args),
@@ -120,7 +127,8 @@ def build_app(engine: Engine, root: str = WORK) -> gr.Blocks:
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None,
            block: bool = True):
     """Serve ``demo`` locally (share links and anything else reaching out are off)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     return demo.queue(default_concurrency_limit=1).launch(
         server_name=host, server_port=port, share=False, ssr_mode=False, mcp_server=False,
         max_file_size=MAX_UPLOAD, prevent_thread_lock=not block, show_error=True,
-        footer_links=["api"])
+        footer_links=["api"], css=CSS)
