@@ -61,17 +61,23 @@ def main(args, tmp: str) -> dict:
     from ppugatit.data.image_io import write_image
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    weights = args.weights or initialised_weights(args.config, args.override, tmp)
+    weights = args.weights or initialised_weights(args.config or LIGHT, args.override, tmp)
     extra = (["-c", args.config] if args.weights and args.config else []) + (
         ["-o", *args.override] if args.weights and args.override else [])
     image = os.path.join(tmp, "photo.jpg")
     write_image(image, photo())
-    report = {"machine": machine(), "load_before": os.getloadavg()[0], "weights": weights,
+    report = {"machine": machine(), "load_before": os.getloadavg()[0],
+              "weights": args.weights or f"{args.config or LIGHT}, initialised",
               "cold_start_s": [], "first_request_s": []}
     for k in range(args.starts):
-        app = AppProcess(weights, "--device", "cpu", *extra)
+        log = open(os.path.join(tmp, "app.log"), "w+")
+        app = AppProcess(weights, "--device", "cpu", *extra, log=log)
         try:
-            report["cold_start_s"].append(app.wait_until_serving())
+            try:
+                report["cold_start_s"].append(app.wait_until_serving())
+            except RuntimeError as e:
+                log.seek(0)
+                raise SystemExit(f"error: {e}:\n{log.read()[-2000:]}") from None
             client = Client(app.url, verbose=False, download_files=os.path.join(tmp, "dl"),
                             analytics_enabled=False)
 
@@ -87,6 +93,7 @@ def main(args, tmp: str) -> dict:
                     report[f"request_face_{'on' if face else 'off'}_s"] = times
         finally:
             app.stop()
+            log.close()
 
     from ppugatit.app.engine import Engine
     from ppugatit.face import detect_faces
@@ -114,7 +121,8 @@ def summary(report: dict) -> str:
     for key, what in (("request_face_on_s", "request, face crop on"),
                       ("request_face_off_s", "request, face crop off"),
                       ("detect_faces_s", "  of which face detection"),
-                      ("forward_s", "  of which the network (one 256 px picture)")):
+                      ("forward_s", f"  of which the network (one {report['img_size']} px "
+                                    f"picture)")):
         values = report[key]
         lines.append(f"{what}: median {med[key]:.3f} s (min {min(values):.3f}, "
                      f"max {max(values):.3f}, n={len(values)})")
@@ -122,9 +130,10 @@ def summary(report: dict) -> str:
 
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("-c", "--config", default=os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "ugatit_light.yaml"),
-    help="the model to initialise (default configs/ugatit_light.yaml), or --weights' config")
+LIGHT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                     "ugatit_light.yaml")
+parser.add_argument("-c", "--config", help="the model to initialise (default "
+                    "configs/ugatit_light.yaml), or --weights' config")
 parser.add_argument("--weights", help="serve these weights instead of initialised ones")
 parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE")
 parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
