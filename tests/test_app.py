@@ -122,9 +122,17 @@ def test_the_engine_loads_exports_official_weights_and_sagan(tmp_path):
     sampler = Engine(str(tmp_path / "sagan" / "weights.pdparams"), device="cpu")
     infer(str(tmp_path / "sagan" / "weights.pdparams"), str(tmp_path / "samples"), num=1,
           seed=7, device="cpu")
-    np.testing.assert_array_equal(sampler.sample(7),
-                                  read_image(str(tmp_path / "samples" / "sample_00000.png")))
+    written = read_image(str(tmp_path / "samples" / "sample_00000.png"))
+    np.testing.assert_array_equal(sampler.sample(7), written)
     assert np.abs(sampler.sample(8).astype(int) - sampler.sample(7)).mean() > 1
+
+    from ppugatit.app.ui import build_app, sample_request  # the SAGAN page and its button
+    assert "Sample" in str(build_app(sampler, str(tmp_path)).config)
+    image, files, message = sample_request(sampler, str(tmp_path), 7)
+    np.testing.assert_array_equal(image, written)
+    np.testing.assert_array_equal(read_image(files[0]), written)
+    assert sample_request(sampler, str(tmp_path), "seven")[2] == (
+        "- the seed must be a whole number, got 'seven'")
 
 
 def test_stopping_leaves_nothing_behind(served):

@@ -31,6 +31,7 @@ import gradio as gr  # noqa: E402
 from ppugatit.app.engine import Engine  # noqa: E402
 from ppugatit.app.pictures import (MAX_PICTURES, Result, load_upload, new_folder,  # noqa: E402
                                    translate_pictures)
+from ppugatit.data.image_io import write_image  # noqa: E402
 from ppugatit.face import FaceCrop  # noqa: E402
 
 TITLE = "ppugatit: U-GAT-IT translation"
@@ -74,8 +75,6 @@ def sample_request(engine: Engine, root: str, seed):
         seed = int(seed)
     except (TypeError, ValueError):
         return None, None, f"- the seed must be a whole number, got '{seed}'"
-    from ppugatit.data.image_io import write_image
-
     image = engine.sample(seed)
     path = os.path.join(new_folder(root), f"sample_seed{seed}.png")
     write_image(path, image)
