@@ -29,8 +29,14 @@ def served(tmp_path_factory):
 
 
 def translate(client, *files, face_crop=True, paste_back=False):
-    return client.predict([handle_file(str(f)) for f in files], None, "A2B", face_crop, False,
-                          paste_back, api_name="/translate")
+    """(input shown, translation, heatmap, downloads, message); the gallery checked here."""
+    *result, gallery = client.predict([handle_file(str(f)) for f in files], None, "A2B",
+                                      face_crop, False, paste_back, api_name="/translate")
+    downloads = result[3] or []
+    assert len(gallery or []) == len(downloads)
+    for item, path in zip(gallery or [], downloads):
+        np.testing.assert_array_equal(read_image(item["image"]), read_image(path))
+    return tuple(result)
 
 
 def test_a_face_photo_comes_out_cropped_and_translated(served, tmp_path):

@@ -24,7 +24,7 @@ SIZE = 64
 # network answers slowly
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1200"]
+         "--disable-dev-shm-usage", "--window-size=1280,1400"]
 
 
 @pytest.fixture

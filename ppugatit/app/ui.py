@@ -44,7 +44,8 @@ CSS = ("#input img, #output img, #heatmap img {width: 100%; height: 100%; object
 
 def translate_request(engine: Engine, root: str, files, webcam, direction: str, face_crop: bool,
                       all_faces: bool, paste_back: bool):
-    """One click of Translate: what the page shows, from whatever was uploaded."""
+    """One click of Translate: the first picture's input, translation and heatmap, the files
+    to download, the message, and every translation for the gallery."""
     notes: list[str] = []
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
     if len(paths) > MAX_PICTURES:
@@ -60,13 +61,14 @@ def translate_request(engine: Engine, root: str, files, webcam, direction: str, 
     if not pictures:
         notes.append("nothing to translate: upload a photo (JPEG, PNG, ...) or take one with "
                      "the webcam")
-        return None, None, None, None, "\n".join(f"- {n}" for n in notes)
+        return None, None, None, None, "\n".join(f"- {n}" for n in notes), None
     faces = FaceCrop(all_faces, paste_back) if face_crop else None
     result: Result = translate_pictures(engine, pictures, direction, faces, new_folder(root))
     result.notes[:0] = notes
     result.notes.append(f"translated {len(pictures)} picture(s) {direction} with {engine.name}"
                         + ("" if result.heatmap is not None else " (this model gives no heatmap)"))
-    return (result.shown, result.translation, result.heatmap, result.files, result.message)
+    return (result.shown, result.translation, result.heatmap, result.files, result.message,
+            result.files)
 
 
 def sample_request(engine: Engine, root: str, seed):
@@ -117,9 +119,13 @@ def build_app(engine: Engine, root: str = WORK) -> gr.Blocks:
                                elem_id="heatmap")
         files = gr.File(label="Download", file_count="multiple", elem_id="download")
         message = gr.Markdown(elem_id="message")
+        every = gr.Gallery(label="Every translation (several photos or faces)", columns=8,
+                           fit_columns=False, allow_preview=False, object_fit="contain",
+                           height=200, format="png", elem_id="every")
         button.click(lambda *args: translate_request(engine, root, *args),
                      [uploads, webcam, direction, face_crop, all_faces, paste_back],
-                     [shown, translation, heatmap, files, message], api_name="translate")
+                     [shown, translation, heatmap, files, message, every],
+                     api_name="translate")
     return demo
 
 
