@@ -367,7 +367,7 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
                    heatmap: bool = False, keep_size: bool = False, batch_size: int = 1,
                    device: str | None = None, enable_mkldnn: bool | None = None,
                    cpu_threads: int | None = None, num: int | None = None, seed: int = 0,
-                   stream=None, runtime: str = "auto") -> str:
+                   stream=None, runtime: str = "auto", faces=None) -> str:
     """``deploy/python/infer.py``: what ``tools/infer.py`` does, with an exported model
     (``model_dir`` a folder, or an .onnx file) under Paddle Inference or ONNX Runtime."""
     from ppugatit.inference import (collect_inputs, resolve_device, sample_files,
@@ -393,5 +393,5 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
         raise InferenceError(f"--heatmap: {model_dir} was exported without the heatmap; "
                              f"export again with --with-heatmap")
     summary = translate_files(collect_inputs(source), predictor, int(meta["img_size"]), output,
-                              batch_size, heatmap, keep_size, None, stream)
+                              batch_size, heatmap, keep_size, None, stream, faces)
     return summary.line(f"translated ({meta['direction']})", output)

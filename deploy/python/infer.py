@@ -13,6 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from ppugatit import face  # noqa: E402
 from ppugatit.cli import run  # noqa: E402
 from ppugatit.export import infer_exported  # noqa: E402
 
@@ -46,8 +47,9 @@ parser.add_argument("--enable_mkldnn", "--enable-mkldnn", type=str2bool, nargs="
 parser.add_argument("--cpu_threads", "--cpu-threads", type=int, help="CPU math threads")
 parser.add_argument("--num", type=int, help="generation models: how many samples")
 parser.add_argument("--seed", type=int, default=0, help="generation models: noise seed")
+face.add_arguments(parser)
 args = parser.parse_args()
 run(lambda: print(infer_exported(args.model_dir, args.output, args.input, args.heatmap,
                                  args.keep_size, args.batch_size, args.device,
                                  args.enable_mkldnn, args.cpu_threads, args.num, args.seed,
-                                 runtime=args.runtime)))
+                                 runtime=args.runtime, faces=face.from_arguments(args, parser))))
