@@ -94,7 +94,7 @@ def test_bad_uploads_get_a_message_and_the_app_keeps_serving(served, tmp_path):
 
 
 def test_the_engine_loads_exports_official_weights_and_sagan(tmp_path):
-    """One Engine per kind of weights: an export gives the dygraph translation; the official
+    """One Engine per kind of weights: a Paddle or ONNX export gives the dygraph translation; the official
     .pt translates both ways; SAGAN samples what tools/infer.py --seed writes."""
     from ppugatit.app.engine import Engine
     from ppugatit.config import build_config
@@ -110,6 +110,12 @@ def test_the_engine_loads_exports_official_weights_and_sagan(tmp_path):
     a, a_heat = dygraph.translate(face, "B2A")
     b, b_heat = exported.translate(face, "B2A")
     assert np.abs(a.astype(int) - b).max() <= 1 and np.abs(a_heat - b_heat).max() < 1e-4
+    export_model(load_model(weights), str(tmp_path / "onnx"), "B2A", with_heatmap=True,
+                 fmt="onnx")
+    onnx = Engine(str(tmp_path / "onnx" / "inference.onnx"), device="cpu")
+    assert onnx.directions == ("B2A",) and onnx.img_size == SIZE
+    c, c_heat = onnx.translate(face, "B2A")
+    assert np.abs(a.astype(int) - c).max() <= 1 and np.abs(a_heat - c_heat).max() < 1e-4
 
     official = Engine(os.path.join(FIXTURES, "ugatit_light_official.pt"),
                       overrides=["model.img_size=128"], device="cpu")

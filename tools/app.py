@@ -28,7 +28,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", help="the run's config (default: config.yaml beside "
                     "--weights; for a .pt, the sizes are read off the file)")
 parser.add_argument("--weights", required=True, help="weights.pdparams, a .pdckpt, an official "
-                    ".pt or an exported model's folder")
+                    ".pt, an exported model's folder or its .onnx file")
 parser.add_argument("--device", choices=["cpu", "gpu"], help="default: gpu if Paddle has one")
 parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                     help="address to serve on (0.0.0.0: every interface); default 127.0.0.1")
