@@ -199,8 +199,12 @@ def model_defaults(name: str) -> dict:
     return MODELS[name].DEFAULTS
 
 
-def build_config(path: str | None = None, overrides: Iterable[str] | dict = ()) -> AttrDict:
-    """Defaults, then the YAML file, then the overrides; every key and type checked."""
+def build_config(path: str | None = None, overrides: Iterable[str] | dict = (), *,
+                 for_training: bool = True) -> AttrDict:
+    """Defaults, then the YAML file, then the overrides; every key and type checked.
+
+    ``for_training`` False (inference reads a run's sizes, writes nothing there) skips the
+    refusal of a run's config.yaml whose output_dir names another folder."""
     user: dict = {}
     if path is not None:
         if not os.path.isfile(path):
@@ -237,7 +241,7 @@ def build_config(path: str | None = None, overrides: Iterable[str] | dict = ()) 
                 valid[key] = os.path.dirname(path) or "."  # a run's config: its own folder
 
     here = os.path.dirname(os.path.abspath(path)) if path else ""
-    if ("output_dir" in flat_user and "output_dir" not in flat_over
+    if (for_training and "output_dir" in flat_user and "output_dir" not in flat_over
             and os.path.abspath(valid["output_dir"]) != here
             and os.path.isdir(os.path.join(here, "checkpoints"))):
         raise ConfigError(f"{path} sits in a run's folder but its output_dir names "

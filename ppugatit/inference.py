@@ -71,7 +71,7 @@ def load_model(weights: str, config: str | None = None, overrides: Iterable[str]
             raise InferenceError(
                 f"{weights}: no config.yaml beside it; pass -c CONFIG (the config.yaml of the "
                 f"run that wrote it, or a configs/*.yaml with the same model settings)")
-        cfg = build_config(config, overrides)
+        cfg = build_config(config, overrides, for_training=False)
         model = MODELS[cfg.model.name](cfg)
         state = checkpoint.load(weights)
         if isinstance(state, dict) and "model" in state and "iteration" in state:
