@@ -1,0 +1,100 @@
+"""The quality task, its scores and baselines, paired evaluation in the Trainer, mean_KID."""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES
+from ppugatit.data.quality_task import ensure_quality_task, load_task, make_task
+from ppugatit.errors import DataError
+from ppugatit.metrics.fid_kid import kid, mean_kid
+from ppugatit.quality import baselines, bench_config, l1, ssim, train_and_score
+
+
+@pytest.fixture(scope="module")
+def task32():
+    return make_task(32)
+
+
+def test_the_task_is_deterministic_and_its_test_set_paired(task32, tmp_path):
+    again = make_task(32)
+    for k, v in task32.items():
+        np.testing.assert_array_equal(v, again[k], err_msg=k)
+    assert task32["testA"].shape == task32["testB"].shape == (24, 32, 32, 3)
+    # the same scenes: the objects sit where they sit in the other domain, so the pictures
+    # differ from the backgrounds at the same places
+    mask = [np.abs(x.astype(int) - np.median(x, axis=(0, 1))).sum(-1) > 60
+            for x in (task32["testA"][0], task32["testB"][0])]
+    assert (mask[0] & mask[1]).sum() > 0.6 * min(mask[0].sum(), mask[1].sum())
+    root = ensure_quality_task(str(tmp_path / "task"), 32)
+    on_disk = load_task(root)
+    np.testing.assert_array_equal(on_disk["testB"], task32["testB"])
+    assert sorted(os.listdir(tmp_path / "task" / "testA")) == sorted(
+        os.listdir(tmp_path / "task" / "testB"))
+
+
+def test_scores_and_baselines(task32):
+    b = task32["testB"]
+    assert l1(b, b) == 0 and ssim(b, b) == pytest.approx(1.0)
+    assert l1(np.zeros_like(b), np.full_like(b, 255)) == 255
+    scores = baselines(task32)
+    for d in ("A2B", "B2A"):
+        # the domains differ in palette first: the colour transfer is far better than the
+        # input itself, yet far from the truth (it keeps the shapes and textures)
+        assert scores[f"identity_{d}"]["l1"] > 120
+        assert 25 < scores[f"colour_transfer_{d}"]["l1"] < 0.5 * scores[f"identity_{d}"]["l1"]
+
+
+def test_paired_evaluation_is_logged_and_refused_for_unpaired_sets(tmp_path):
+    from visualdl import LogReader
+
+    root = ensure_quality_task(str(tmp_path / "task"), 32)
+    small = {"model.ch": 4, "model.n_res": 1, "model.n_dis_global": 5, "model.n_dis_local": 3}
+    cfg = bench_config("ugatit", 32, 4, 0, root, str(tmp_path / "out"), 2, 2e-4, extra=small)
+    history = train_and_score(cfg)
+    assert sorted(history) == [0, 2, 4]
+    assert {"l1_A2B", "l1_B2A", "ssim_A2B", "ssim_B2A"} == set(history[4])
+    reader = LogReader(file_path=next((tmp_path / "out" / "vdl").iterdir()).as_posix())
+    assert [r.id for r in reader.get_data("scalar", "eval/l1_A2B")] == [0, 2, 4]
+    assert (tmp_path / "out" / "best.pdparams").is_file()
+
+    os.rename(tmp_path / "task" / "testB" / "0003.png", tmp_path / "task" / "testB" / "x.png")
+    with pytest.raises(DataError, match="testA and testB are not paired.*'0003.png'"):
+        train_and_score(cfg)
+
+
+def test_mean_kid_is_the_mean_of_the_two_standard_kids():
+    """mean_KID (taki0112/GAN_Metrics-Tensorflow) from KID(target, fake) and KID(source, fake),
+    each the standard KID checked against NICE-GAN's code in test_metrics.py."""
+    with np.load(os.path.join(FIXTURES, "kid_fid_reference.npz")) as data:
+        fake, real = data["features/fake"], data["features/real"]
+    target, source = real, fake[200:] + 0.5  # a source domain unlike the fakes
+    to_target = kid(fake[:200], target, 10, 100, seed=1)
+    to_source = kid(fake[:200], source, 10, 100, seed=1)
+    m = mean_kid(to_target, to_source)
+    assert m.mean == pytest.approx((to_target.mean + to_source.mean) / 2, rel=1e-12)
+    assert m.std == pytest.approx((to_target.std + to_source.std) / 2, rel=1e-12)
+    assert to_source.mean > 2 * to_target.mean  # so the two differ: a swap would show
+
+
+def test_evaluator_reports_kid_and_mean_kid_per_direction(tmp_path):
+    """The Evaluator's mean_KID of A2B pairs the translations with testB (target) and testA
+    (source), recomputed here from the features."""
+    from ppugatit.engine.evaluator import Evaluator
+    from ppugatit.metrics.features import features
+    from ppugatit.models import MODELS
+
+    root = ensure_quality_task(str(tmp_path / "task"), 32)
+    cfg = bench_config("ugatit", 32, 2, 0, root, str(tmp_path / "out"), 1, 2e-4,
+                       extra={"model.ch": 4, "model.n_res": 1, "model.n_dis_global": 5,
+                              "model.n_dis_local": 3})
+    model = MODELS["ugatit"](cfg)
+    ev = Evaluator(model, root, "random:0", num_images=4, kid_subsets=3, paired=True)
+    scores = ev(model)
+    fake = features(ev._outputs(model, "A2B"), ev.inception, 16, False)
+    to_b = kid(fake, ev._real_features("B"), 3, 4, 0).mean
+    to_a = kid(fake, ev._real_features("A"), 3, 4, 0).mean
+    assert scores["kid_A2B"] == pytest.approx(100 * to_b, rel=1e-9)
+    assert scores["mean_kid_A2B"] == pytest.approx(100 * (to_a + to_b) / 2, rel=1e-9)
+    assert {"l1_A2B", "ssim_B2A", "mean_kid_std_B2A", "fid_B2A"} <= set(scores)
+
