@@ -59,14 +59,19 @@ def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def baselines(task: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Identity (the input itself) and colour transfer, per direction: what a translator must
-    beat. ``task`` holds trainA, trainB, testA, testB as uint8 NHWC arrays."""
+    """Per direction, what a translator must beat: identity (the input itself), colour
+    transfer, and the target domain's mean picture (the same blurred output for every input,
+    which L1 rewards: a translator that has collapsed to it scores this). ``task`` holds
+    trainA, trainB, testA, testB as uint8 NHWC arrays."""
     out = {}
     for direction, src, dst in (("A2B", "A", "B"), ("B2A", "B", "A")):
         real, target = task["test" + src], task["test" + dst]
         mean, std = channel_stats(task["train" + dst])
         out[f"identity_{direction}"] = scores(real, target)
         out[f"colour_transfer_{direction}"] = scores(colour_transfer(real, mean, std), target)
+        average = task["train" + dst].astype(np.float64).mean(axis=0) + 0.5
+        out[f"target_mean_{direction}"] = scores(
+            np.broadcast_to(average.astype(np.uint8), target.shape), target)
     return out
 
 

@@ -30,8 +30,8 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--models", nargs="+", default=["ugatit", "nicegan"],
                     choices=["ugatit", "nicegan"])
 parser.add_argument("--img-size", type=int, default=64)
-parser.add_argument("--iterations", type=int, default=1000)
-parser.add_argument("--score-every", type=int, default=100)
+parser.add_argument("--iterations", type=int, default=300)
+parser.add_argument("--score-every", type=int, default=50)
 parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
 parser.add_argument("--lr", type=float, default=2e-4,
                     help="both sides; twice the paper's, for a short schedule (as the demo)")
@@ -41,6 +41,8 @@ parser.add_argument("--official-repo", help="a checkout of the official UGATIT-p
 parser.add_argument("--official-nicegan-repo", help="a checkout of the official NICE-GAN-pytorch")
 parser.add_argument("--official-python", default="python", help="a Python that has torch")
 parser.add_argument("--resume", action="store_true", help="keep the runs in runs.jsonl")
+parser.add_argument("--report", action="store_true",
+                    help="train nothing: summarise the runs in runs.jsonl (of this setting)")
 args = parser.parse_args()
 
 METRICS = ("l1_A2B", "l1_B2A", "ssim_A2B", "ssim_B2A")
@@ -153,7 +155,7 @@ def table(summary: dict, baselines: dict) -> str:
         for k in METRICS:
             d = k.split("_")[1]
             base = ", ".join(f"{b} {baselines[f'{b}_{d}'][k.split('_')[0]]:.3f}"
-                             for b in ("identity", "colour_transfer"))
+                             for b in ("identity", "colour_transfer", "target_mean"))
             lines.append(f"{k} (baselines: {base})")
             lines.append(f"  {'iter':>6} " + " ".join(f"{s:>30}" for s in sides))
             for it in sorted(next(iter(sides.values()))):
@@ -187,7 +189,8 @@ def plot(summary: dict, baselines: dict, path: str) -> None:
                                 alpha=0.25, lw=0)
             top = max(max(p[k]["max"] for p in side.values())
                       for side in summary[model].values())
-            for b, style in (("identity", ":"), ("colour_transfer", "--")):
+            for b, style in (("identity", ":"), ("colour_transfer", "--"),
+                             ("target_mean", "-.")):
                 value = baselines[f"{b}_{d}"][metric]
                 ax.axhline(value, color="grey", ls=style, lw=1,
                            label=f"{b.replace('_', ' ')} ({value:.3g})")
@@ -224,7 +227,7 @@ def main() -> None:
 
     log = os.path.join(args.output, "runs.jsonl")
     runs = []
-    if args.resume and os.path.isfile(log):
+    if (args.resume or args.report) and os.path.isfile(log):
         with open(log, encoding="utf-8") as f:
             runs = [r for r in map(json.loads, f) if r["setting"] == setting()]
     elif os.path.isfile(log):
@@ -234,7 +237,8 @@ def main() -> None:
     for seed in range(args.seeds):
         for model in args.models:
             for impl in ("ours", "official"):
-                if (model, impl, seed) in done or (impl == "official" and not official[model]):
+                if (args.report or (model, impl, seed) in done
+                        or (impl == "official" and not official[model])):
                     continue
                 print(f"== {model} {impl} seed {seed} ({(time.perf_counter() - tic) / 60:.1f} "
                       f"min so far)", flush=True)

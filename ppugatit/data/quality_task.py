@@ -6,9 +6,11 @@ as cool rotated rectangles (the same area, aspect and orientation) on a dark che
 texture and palette change together, position, size and orientation carry over, so A->B must
 change geometry and not only colour, as selfie2anime does. The training sets draw different
 scenes in each domain (unpaired); the test set draws the *same* scenes in both, so a
-translation can be scored against the true picture. Harder than the demo set (two objects
-that may overlap, orientations, a lighting ramp on both domains). Deterministic: every
-machine gets the same pixels.
+translation can be scored against the true picture. The textures' phase and a little noise
+are drawn anew for every picture, also within a test pair: they cannot be predicted from the
+input, and cost every translator alike. Harder than the demo set (two objects that may
+overlap, orientations, a lighting ramp on both domains). Deterministic: every machine gets the
+same pixels.
 """
 from __future__ import annotations
 
@@ -41,20 +43,26 @@ def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
     return tuple(int(c) for c in cv2.cvtColor(px, cv2.COLOR_HSV2RGB)[0, 0])
 
 
-def _background(domain: str, size: int) -> np.ndarray:
+def _background(domain: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The domain's texture at a random phase: no phase is the right one, so the texture
+    is part of a picture that a translation cannot predict (the same for every translator),
+    and the mean picture of a domain is a flat colour, not its texture."""
     yy, xx = np.mgrid[0:size, 0:size]
     if domain == "A":
         period = max(4, size // 8)
-        light = 205 + 35 * (np.sin(2 * np.pi * yy / period) > 0)
+        yy = yy + rng.integers(0, period)
+        light = 205 + 35 * (np.sin(2 * np.pi * (yy + 0.5) / period) > 0)
         return np.stack([light, light - 12, light - 35], axis=-1).astype(np.float32)
     cell = max(2, size // 10)
+    yy, xx = yy + rng.integers(0, 2 * cell), xx + rng.integers(0, 2 * cell)
     dark = 35 + 35 * ((yy // cell + xx // cell) % 2)
     return np.stack([dark - 12, dark, dark + 28], axis=-1).astype(np.float32)
 
 
 def render(scene: dict, domain: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One uint8 RGB picture of ``scene`` in ``domain`` ('A' or 'B'); ``rng`` draws the noise."""
-    img = np.ascontiguousarray(_background(domain, size).clip(0, 255).astype(np.uint8))
+    """One uint8 RGB picture of ``scene`` in ``domain`` ('A' or 'B'); ``rng`` draws the
+    texture's phase and the noise."""
+    img = np.ascontiguousarray(_background(domain, size, rng).clip(0, 255).astype(np.uint8))
     for obj in scene["objects"]:
         cx, cy = obj["centre"] * size
         r = obj["radius"] * size
