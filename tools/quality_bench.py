@@ -45,7 +45,7 @@ parser.add_argument("--report", action="store_true",
                     help="train nothing: summarise the runs in runs.jsonl (of this setting)")
 args = parser.parse_args()
 
-METRICS = ("l1_A2B", "l1_B2A", "ssim_A2B", "ssim_B2A")
+METRICS = ("l1_A2B", "l1_B2A", "ssim_A2B", "ssim_B2A", "detail_A2B", "detail_B2A")
 
 
 def setting() -> dict:
@@ -61,11 +61,24 @@ def score_at() -> list[int]:
 def run_ours(model: str, seed: int, root: str) -> dict:
     from ppugatit.quality import bench_config, train_and_score
 
+    outputs: dict = {}
     with tempfile.TemporaryDirectory(dir=args.output, prefix=f"ours_{model}_{seed}_") as out:
         cfg = bench_config(model, args.img_size, args.iterations, seed, root, out,
                            args.score_every, args.lr, args.threads)
-        history = train_and_score(cfg)
+        history = train_and_score(cfg, outputs)
+    keep_translations("ours", model, seed, outputs)
     return {it: {k: s[k] for k in METRICS} for it, s in history.items()}
+
+
+def keep_translations(impl: str, model: str, seed: int, outputs: dict) -> None:
+    """The scored translations (uint8), so that any score can be recomputed without training."""
+    import numpy as np
+
+    path = os.path.join(args.output, "translations", f"{model}_{impl}_{seed}.npz")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.savez_compressed(path + ".tmp.npz", **{f"{it}/{d}": x for it, o in outputs.items()
+                                              for d, x in o.items()})
+    os.replace(path + ".tmp.npz", path)
 
 
 def official_command(model: str, seed: int, task: str, out: str) -> list[str]:
@@ -101,13 +114,15 @@ def run_official(model: str, seed: int, task_file: str, task: dict) -> dict:
     err = proc.stderr.read()
     if proc.wait() != 0:
         raise RuntimeError(f"the official run failed: {err.strip()[-800:]}")
-    result = {}
+    result, outputs = {}, {}
     with np.load(out) as data:
         for it in score_at():
-            result[it] = {}
+            result[it], outputs[it] = {}, {}
             for d in ("A2B", "B2A"):
-                for k, v in scores(to_uint8(data[f"{it}/{d}"]), task["test" + d[-1]]).items():
+                outputs[it][d] = to_uint8(data[f"{it}/{d}"])
+                for k, v in scores(outputs[it][d], task["test" + d[-1]]).items():
                     result[it][f"{k}_{d}"] = v
+    keep_translations("official", model, seed, outputs)
     os.remove(out)
     return result
 
@@ -174,7 +189,9 @@ def plot(summary: dict, baselines: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     models = list(summary)
-    fig, axes = plt.subplots(len(models), 4, figsize=(16, 3.6 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), len(METRICS), figsize=(4 * len(METRICS),
+                                                                 3.6 * len(models)),
+                             squeeze=False)
     colours = {"ours": "tab:blue", "official": "tab:orange"}
     for row, model in zip(axes, models):
         for ax, k in zip(row, METRICS):
@@ -196,8 +213,10 @@ def plot(summary: dict, baselines: dict, path: str) -> None:
                            label=f"{b.replace('_', ' ')} ({value:.3g})")
                 top = max(top, value) if value < 1.5 * top else top
             ax.set_ylim(0, 1.05 * top)
-            ax.set_title(f"{model} {d}: {'L1 (0..255), lower' if metric == 'l1' else 'SSIM, higher'}"
-                         f" is better", fontsize=9)
+            ax.set_title(f"{model} {d}: " + {"l1": "L1 (0..255), lower is better",
+                                             "ssim": "SSIM, higher is better",
+                                             "detail": "detail (1: as the truth)"}[metric],
+                         fontsize=9)
             ax.set_xlabel("iteration")
             ax.grid(alpha=0.3)
         row[0].legend(fontsize=7)

@@ -5,7 +5,7 @@ scored against the target domain's test set (A2B: testA translated, against test
 and FID, as the U-GAT-IT and NICE-GAN papers do, and by the U-GAT-IT authors' ``mean_KID``
 (docs/metrics.md). When the test sets are paired (testA/x.png and testB/x.png draw the same
 scene, as the quality task's: docs/quality.md), each translation is also compared with its
-true picture: L1 on 0..255 and SSIM (:mod:`ppugatit.quality`). Generation models are scored
+true picture: L1 on 0..255, SSIM and detail (:mod:`ppugatit.quality`). Generation models are scored
 on samples from fixed noise against their training images.
 """
 from __future__ import annotations
@@ -39,7 +39,8 @@ def check_paired(files: dict[str, list[str]], root: str) -> None:
 class Evaluator:
     """Scores ``model``: KID/FID with the FID Inception at ``inception_weights`` (real features
     computed once, the model's outputs at every call), and with ``paired`` the L1 and SSIM of
-    each translation against its true picture. One of the two is needed."""
+    each translation against its true picture. One of the two is needed. The latest
+    translations are kept in ``last_outputs``."""
 
     def __init__(self, model, root: str, inception_weights: str | None, num_images: int = 0,
                  batch_size: int = 16, kid_subsets: int = 50, seed: int = 0,
@@ -65,6 +66,7 @@ class Evaluator:
             check_paired(self.files, root)
         self._real: dict = {}
         self._images: dict = {}
+        self.last_outputs: dict[str, np.ndarray] = {}  # the latest call's, uint8 NHWC
 
     def _limit(self, files: list[str]) -> list[str]:
         return files[:self.num_images] if self.num_images else files
@@ -109,8 +111,8 @@ class Evaluator:
 
     def __call__(self, model) -> dict[str, float]:
         """``{"kid_A2B": KID x 100, "kid_std_A2B", "mean_kid_A2B", "mean_kid_std_A2B",
-        "fid_A2B", "l1_A2B", "ssim_A2B", ...}`` (KID keys with Inception weights, L1 and SSIM
-        with paired test sets)."""
+        "fid_A2B", "l1_A2B", "ssim_A2B", "detail_A2B", ...}`` (KID keys with Inception weights,
+        L1, SSIM and detail with paired test sets)."""
         was_training = next(iter(model.networks.values())).training
         model.eval()
         scores = {}
@@ -120,6 +122,7 @@ class Evaluator:
             for direction, target in jobs:
                 outputs = self._outputs(model, direction)
                 tag = direction or "samples"
+                self.last_outputs[tag] = np.stack(outputs)
                 if self.paired:
                     for k, v in paired_scores(np.stack(outputs),
                                               self._real_images(target)).items():
