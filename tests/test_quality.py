@@ -53,7 +53,8 @@ def test_paired_evaluation_is_logged_and_refused_for_unpaired_sets(tmp_path):
     cfg = bench_config("ugatit", 32, 4, 0, root, str(tmp_path / "out"), 2, 2e-4, extra=small)
     history = train_and_score(cfg)
     assert sorted(history) == [0, 2, 4]
-    assert {"l1_A2B", "l1_B2A", "ssim_A2B", "ssim_B2A"} == set(history[4])
+    assert {"l1_A2B", "l1_B2A", "ssim_A2B", "ssim_B2A", "detail_A2B", "detail_B2A"} == set(
+        history[4])
     reader = LogReader(file_path=next((tmp_path / "out" / "vdl").iterdir()).as_posix())
     assert [r.id for r in reader.get_data("scalar", "eval/l1_A2B")] == [0, 2, 4]
     assert (tmp_path / "out" / "best.pdparams").is_file()

@@ -32,7 +32,10 @@ parser.add_argument("--models", nargs="+", default=["ugatit", "nicegan"],
 parser.add_argument("--img-size", type=int, default=64)
 parser.add_argument("--iterations", type=int, default=300)
 parser.add_argument("--score-every", type=int, default=50)
-parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
+parser.add_argument("--seeds", type=int, default=3, help="seeds S .. S+N-1")
+parser.add_argument("--seed-start", type=int, default=0, metavar="S",
+                    help="first seed (to split the seeds over processes; merge their runs.jsonl "
+                         "and --report)")
 parser.add_argument("--lr", type=float, default=2e-4,
                     help="both sides; twice the paper's, for a short schedule (as the demo)")
 parser.add_argument("--threads", type=int, default=2, help="CPU threads of each run")
@@ -253,7 +256,7 @@ def main() -> None:
         os.replace(log, log + ".old")
     done = {(r["model"], r["impl"], r["seed"]) for r in runs}
     tic = time.perf_counter()
-    for seed in range(args.seeds):
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         for model in args.models:
             for impl in ("ours", "official"):
                 if (args.report or (model, impl, seed) in done
