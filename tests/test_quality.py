@@ -60,6 +60,7 @@ def test_paired_evaluation_is_logged_and_refused_for_unpaired_sets(tmp_path):
     assert (tmp_path / "out" / "best.pdparams").is_file()
 
     os.rename(tmp_path / "task" / "testB" / "0003.png", tmp_path / "task" / "testB" / "x.png")
+    cfg.output_dir = str(tmp_path / "out2")
     with pytest.raises(DataError, match="testA and testB are not paired.*'0003.png'"):
         train_and_score(cfg)
 
