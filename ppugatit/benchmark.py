@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -54,18 +53,16 @@ def median_time(fn: Callable[[], object], warmup: int, repeat: int, device: str)
 
 
 def machine() -> str:
-    """A one-line description of the machine, for reports."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    """A one-line description of the machine, for reports: the CPU's model, vendor, usable
+    cores and vector extensions as detected at start-up, and the load when measured."""
+    from ppugatit.runtime import describe_cpu
+
+    cpu = describe_cpu()
+    load = ", load %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
     gpu = ""
     if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count():
         gpu = ", " + paddle.device.cuda.get_device_name(0)
-    return f"{cpu}, {os.cpu_count()} cores{gpu}, Paddle {paddle.__version__}"
+    return f"{cpu}{gpu}, Paddle {paddle.__version__}{load}"
 
 
 def synthetic_batch(model, batch_size: int, img_size: int, seed: int = 0) -> dict:
@@ -104,33 +101,139 @@ def _inference_input(model, batch_size: int, img_size: int) -> tuple[paddle.nn.L
     return layer, rng.uniform(-1, 1, (batch_size, 3, img_size, img_size)).astype("float32")
 
 
-def bench_dygraph_inference(model, batch_size: int, img_size: int, warmup: int, repeat: int,
-                            device: str, theirs: Callable[[], float] | None = None) -> dict:
-    layer, x = _inference_input(model, batch_size, img_size)
-    layer.eval()
-    xt = paddle.to_tensor(x)
-
-    def run():
-        with paddle.no_grad():
-            out = layer(xt)
-        (out[0] if isinstance(out, (tuple, list)) else out).numpy()
-    s, other = _timed(run, warmup, repeat, device, theirs)
-    return {"s_per_batch": s, "images_per_s": batch_size / s, "theirs_s": other}
+RUNTIMES = ("dygraph", "paddle", "onnxruntime")
+LABELS = {"dygraph": "dygraph", "paddle": "Paddle Inference", "onnxruntime": "ONNX Runtime"}
 
 
-def bench_exported_inference(model, batch_size: int, img_size: int, warmup: int, repeat: int,
-                             device: str, enable_mkldnn: bool | None, cpu_threads: int,
-                             theirs: Callable[[], float] | None = None) -> dict:
+def inference_runners(model, batch_size: int, img_size: int, device: str, folder: str,
+                      runtimes=RUNTIMES, enable_mkldnn: bool | None = None,
+                      cpu_threads: int | None = None, ort_optimization: str = "all"
+                      ) -> tuple[dict[str, Callable[[], object]], dict]:
+    """One forward of ``model``'s first translator (or sampler) per runtime, on the same input;
+    the exports are written to ``folder``. Returns (runners, what each runtime ran with)."""
     from ppugatit.export import Predictor, export_model
+    from ppugatit.runtime import ONNX_FILE, OnnxPredictor
 
-    _, x = _inference_input(model, batch_size, img_size)
-    with tempfile.TemporaryDirectory() as folder:
+    layer, x = _inference_input(model, batch_size, img_size)
+    runners, info = {}, {}
+    if "dygraph" in runtimes:
+        layer.eval()
+        xt = paddle.to_tensor(x)
+
+        def dygraph():
+            with paddle.no_grad():
+                out = layer(xt)
+            (out[0] if isinstance(out, (tuple, list)) else out).numpy()
+        runners["dygraph"] = dygraph
+    if "paddle" in runtimes:
         export_model(model, folder)
         predictor = Predictor(folder, device, enable_mkldnn, cpu_threads)
-        s, other = _timed(lambda: predictor(x), warmup, repeat, device, theirs)
         used = bool(predictor.meta.get("onednn")) if enable_mkldnn is None else enable_mkldnn
-    return {"s_per_batch": s, "images_per_s": batch_size / s, "mkldnn": used and device == "cpu",
-            "theirs_s": other}
+        info["paddle"] = {"mkldnn": used and device == "cpu"}
+        runners["paddle"] = lambda: predictor(x)
+    if "onnxruntime" in runtimes and model.task != "generation":
+        export_model(model, folder, fmt="onnx")
+        session = OnnxPredictor(os.path.join(folder, ONNX_FILE), device, cpu_threads,
+                                ort_optimization, spinning=False)
+        info["onnxruntime"] = {"providers": session.providers, "optimization": ort_optimization}
+        runners["onnxruntime"] = lambda: session(x)
+    return runners, info
+
+
+def generator_flops(model, img_size: int) -> float:
+    """Forward FLOPs (2 per multiply-add) of the convolutions and linear layers of the model's
+    first translator (or sampler) on one picture, counted with hooks on the layers as run."""
+    layer, x = _inference_input(model, 1, img_size)
+    total = [0.0]
+
+    def count(sub, inputs, output):
+        if isinstance(sub, paddle.nn.Conv2D):
+            c_in, kh, kw = sub.weight.shape[1:]
+            total[0] += 2 * float(np.prod(output.shape)) * c_in * kh * kw
+        elif isinstance(sub, paddle.nn.Linear):
+            total[0] += 2 * float(np.prod(output.shape)) * sub.weight.shape[0]
+    hooks = [m.register_forward_post_hook(count) for m in layer.sublayers()
+             if isinstance(m, (paddle.nn.Conv2D, paddle.nn.Linear))]
+    try:
+        with paddle.no_grad():
+            layer(paddle.to_tensor(x))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0]
+
+
+def onnx_profile(path: str, x: np.ndarray, runs: int, cpu_threads: int | None) -> dict:
+    """Where ONNX Runtime's time goes: ms per run by operator type (its profiler's kernel
+    times), the mean wall time of the same runs, and the part outside any kernel."""
+    import onnxruntime as ort
+    from ppugatit.runtime import OnnxPredictor
+
+    predictor = OnnxPredictor(path, "cpu", cpu_threads, spinning=False)
+    options = predictor.session.get_session_options()
+    with tempfile.TemporaryDirectory() as folder:
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(folder, "ort")
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x}
+        session.run(None, feed)  # the warm-up run is profiled too: left out below
+        walls = []
+        for _ in range(runs):
+            tic = time.perf_counter()
+            session.run(None, feed)
+            walls.append(time.perf_counter() - tic)
+        with open(session.end_profiling(), encoding="utf-8") as f:
+            events = json.load(f)
+    runs_seen = [e for e in events if e.get("name") == "model_run"]
+    first_end = runs_seen[0]["ts"] + runs_seen[0]["dur"] if runs_seen else 0
+    by_op: dict[str, float] = {}
+    for e in events:
+        if (e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+                and e["ts"] >= first_end):
+            op = e["args"]["op_name"]
+            by_op[op] = by_op.get(op, 0.0) + e["dur"] / 1e3 / runs
+    wall = statistics.mean(walls) * 1e3  # the mean, as the kernel times are summed over runs
+    return {"wall_ms": wall, "ms_by_op": dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
+            "outside_kernels_ms": wall - sum(by_op.values())}
+
+
+def in_turns(runners: dict[str, Callable[[], object]], theirs: Callable[[], float] | None,
+             warmup: int, repeat: int, device: str) -> dict[str, list[float]]:
+    """Each round runs every runner once, then ``theirs`` (which times itself): all of them
+    see the same load, however the shared machine's speed drifts. Returns every timed run."""
+    for _ in range(warmup):
+        for run in runners.values():
+            run()
+        if theirs is not None:
+            theirs()
+    _sync(device)
+    times = {name: [] for name in runners}
+    if theirs is not None:
+        times["official"] = []
+    for _ in range(repeat):
+        for name, run in runners.items():
+            tic = time.perf_counter()
+            run()
+            _sync(device)
+            times[name].append(time.perf_counter() - tic)
+        if theirs is not None:
+            times["official"].append(theirs())
+    return times
+
+
+def speedups(times: dict[str, list[float]]) -> dict[str, dict]:
+    """Per runtime: median time, and against the official run of the same rounds the ratio of
+    medians and the median of the per-round ratios (robust to a slow round on a busy host)."""
+    official = times.get("official")
+    out = {}
+    for name, ts in times.items():
+        r = {"s_per_batch": statistics.median(ts), "runs": ts}
+        if official and name != "official":
+            r["speedup_vs_official"] = statistics.median(official) / r["s_per_batch"]
+            r["paired_speedup_vs_official"] = statistics.median(
+                o / t for o, t in zip(official, ts))
+        out[name] = r
+    return out
 
 
 def _official_command(python: str, repo: str, m, batch_size: int, threads: int,

@@ -59,8 +59,14 @@ def load_network_state(net: nn.Layer, state: dict, source: str) -> None:
             raise CheckpointError(
                 f"{source}: '{k}' has shape {shape} in the file but {list(v.shape)} in this "
                 f"model; set model.light/ch/n_res/img_size as when it was trained")
-    net.set_state_dict({k: paddle.to_tensor(np.asarray(state[k])) if not isinstance(
-        state[k], paddle.Tensor) else state[k] for k in own})
+    net.set_state_dict({k: _as_dtype(state[k], v.dtype) for k, v in own.items()})
+
+
+def _as_dtype(value: Any, dtype) -> paddle.Tensor:
+    """A tensor of the network's dtype: float16-stored weights (weights_fp16.pdparams,
+    tools/export_model.py --format fp16) load into the float32 networks."""
+    t = value if isinstance(value, paddle.Tensor) else paddle.to_tensor(np.asarray(value))
+    return t if t.dtype == dtype else t.astype(dtype)
 
 
 _CKPT = re.compile(r"iter_(\d+)\.pdckpt$")

@@ -1,7 +1,11 @@
 """YAML configs with ``-o key=value`` overrides, checked against the defaults of each model.
 
 The valid keys and their types are those of :data:`COMMON` plus the chosen model's
-``DEFAULTS``; anything else is refused with the nearest valid key suggested.
+``DEFAULTS``; anything else is refused with the nearest valid key suggested, and a number
+outside its range (:data:`AT_LEAST`) with the range named.
+
+``output_dir: .`` in a YAML file means the file's own folder: a run's saved config.yaml holds
+it, so ``-c <copy of a run>/config.yaml --resume`` continues the copy, never the original.
 """
 from __future__ import annotations
 
@@ -72,6 +76,17 @@ COMMON: dict = {
 
 # Keys whose value may be null as well as their default's type.
 NULLABLE = {"train.inception_weights"}
+
+# Lower bounds: (bound, strict). A key a model lacks is skipped.
+AT_LEAST: dict[str, tuple[float, bool]] = {
+    **{k: (0, True) for k in ("train.iterations", "train.batch_size", "train.log_interval",
+                              "train.sample_interval", "train.save_interval", "train.sample_num",
+                              "optimizer.lr", "optimizer.d_lr", "model.img_size", "model.ch",
+                              "model.conv_dim", "model.z_dim")},
+    **{k: (0, False) for k in ("dataset.num_workers", "train.keep_checkpoints",
+                               "train.eval_interval", "train.eval_num_images", "train.cpu_threads",
+                               "optimizer.weight_decay")},
+}
 
 
 class _Loader(yaml.SafeLoader):
@@ -152,6 +167,15 @@ def _check_type(key: str, value: Any, default: Any, origin: str) -> Any:
                       f"(like {default!r}), got {type(value).__name__} {value!r}")
 
 
+def _check_range(key: str, value: Any, default: Any, origin: str) -> None:
+    if key not in AT_LEAST or value is None:
+        return
+    bound, strict = AT_LEAST[key]
+    if value < bound or (strict and value == bound):
+        raise ConfigError(f"{origin}: '{key}' must be {'>' if strict else '>='} {bound}, got "
+                          f"{value!r}; set it like -o {key}={default!r}")
+
+
 def parse_overrides(items: Iterable[str]) -> dict:
     """``["a.b=1", "c=[1, 2]"]`` -> ``{"a.b": 1, "c": [1, 2]}``; values are parsed as YAML."""
     out = {}
@@ -206,7 +230,21 @@ def build_config(path: str | None = None, overrides: Iterable[str] | dict = ()) 
                 near = _nearest(key, valid)
                 hint = f"; did you mean '{near}'?" if near else ""
                 raise ConfigError(f"{source}: unknown key '{key}'{hint}")
-            valid[key] = _check_type(key, value, _flatten(defaults)[key], source)
+            default = _flatten(defaults)[key]
+            valid[key] = _check_type(key, value, default, source)
+            _check_range(key, valid[key], default, source)
+            if (key == "output_dir" and path and source == origin
+                    and os.path.normpath(valid[key]) == "."):
+                valid[key] = os.path.dirname(path) or "."  # a run's config: its own folder
+
+    here = os.path.dirname(os.path.abspath(path)) if path else ""
+    if ("output_dir" in flat_user and "output_dir" not in flat_over
+            and os.path.abspath(valid["output_dir"]) != here
+            and os.path.isdir(os.path.join(here, "checkpoints"))):
+        raise ConfigError(f"{path} sits in a run's folder but its output_dir names "
+                          f"'{valid['output_dir']}' (a copied run?); set -o output_dir="
+                          f"{os.path.dirname(path) or '.'} to use this one, or -o output_dir="
+                          f"{valid['output_dir']} for that one")
 
     cfg: dict = {}
     for key, value in valid.items():
@@ -219,10 +257,16 @@ def build_config(path: str | None = None, overrides: Iterable[str] | dict = ()) 
 
 
 def save_config(cfg: dict, path: str) -> None:
-    """Write the final config (atomically) so a run can be reproduced from its output folder."""
+    """Write the final config (atomically) so a run can be reproduced from its output folder.
+
+    An ``output_dir`` that is the file's own folder is written as ``.``: a copy of the folder
+    then names itself, never the run it was copied from."""
     from ppugatit.utils import atomic_write_text
 
     def plain(d: Any) -> Any:
         return {k: plain(v) for k, v in d.items()} if isinstance(d, dict) else d
 
-    atomic_write_text(path, yaml.safe_dump(plain(cfg), sort_keys=False))
+    out = plain(cfg)
+    if os.path.abspath(str(out.get("output_dir"))) == os.path.dirname(os.path.abspath(path)):
+        out["output_dir"] = "."
+    atomic_write_text(path, yaml.safe_dump(out, sort_keys=False))

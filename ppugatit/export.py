@@ -13,8 +13,11 @@ numbers (2e-2) on SAGAN's transposed convolutions, so their exports run without 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -24,11 +27,15 @@ import yaml
 
 from ppugatit.errors import UserError
 from ppugatit.inference import InferenceError, z_dim
+from ppugatit.layers import onnx_graph
 from ppugatit.malloc import keep_freed_memory
-from ppugatit.utils import atomic_write_text
+from ppugatit.runtime import ONNX_FILE, ONNX_META_KEY
+from ppugatit.utils import atomic_write, atomic_write_text
 
 PREFIX = "inference"
 META = PREFIX + ".yml"
+FORMATS = ("paddle", "onnx")
+ONNX_OPSET = 17
 
 
 class ExportError(UserError):
@@ -50,13 +57,8 @@ class _Outputs(nn.Layer):
         return images
 
 
-def export_model(model, output_dir: str, direction: str | None = None,
-                 with_heatmap: bool = False) -> dict:
-    """Save ``model``'s translator for ``direction`` (or its sampler) with a free batch size.
-
-    The files appear together: they are written to a temporary folder inside ``output_dir``
-    and renamed into place. Returns the metadata written to ``inference.yml``.
-    """
+def _export_layer(model, direction: str | None, with_heatmap: bool):
+    """The layer to trace, its input spec and the export description."""
     model.eval()
     m = model.cfg.model
     meta = {"model": m.name, "task": model.task, "onednn": model.onednn_inference}
@@ -77,17 +79,119 @@ def export_model(model, output_dir: str, direction: str | None = None,
         spec = paddle.static.InputSpec([None, 3, m.img_size, m.img_size], "float32",
                                        name="image")
     layer.eval()
-    static = paddle.jit.to_static(layer, input_spec=[spec], full_graph=True)
+    return layer, spec, meta
+
+
+def _save_program(layer: nn.Layer, spec, folder: str) -> None:
+    paddle.jit.save(paddle.jit.to_static(layer, input_spec=[spec], full_graph=True),
+                    os.path.join(folder, PREFIX))
+
+
+def export_model(model, output_dir: str, direction: str | None = None,
+                 with_heatmap: bool = False, fmt: str = "paddle") -> dict:
+    """Save ``model``'s translator for ``direction`` (or its sampler) with a free batch size,
+    for Paddle Inference (``fmt`` "paddle") or as ``inference.onnx`` ("onnx").
+
+    The files appear together: they are written to a temporary folder inside ``output_dir``
+    and renamed into place. Returns the metadata written to ``inference.yml`` (or, for ONNX,
+    into the file's metadata).
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"--format must be one of {list(FORMATS)}, got '{fmt}'")
+    if fmt == "onnx" and model.task == "generation":
+        raise ExportError(f"--format onnx: the {model.cfg.model.name} sampler's transposed "
+                          f"convolutions convert 2.6e-3 away from dygraph under paddle2onnx "
+                          f"2.1; export it for Paddle Inference (--format paddle)")
+    layer, spec, meta = _export_layer(model, direction, with_heatmap)
     os.makedirs(output_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export.", dir=output_dir)
     try:
-        paddle.jit.save(static, os.path.join(tmp, PREFIX))
+        if fmt == "onnx":
+            del meta["onednn"]
+            with onnx_graph():
+                _save_program(layer, spec, tmp)
+            to_onnx(tmp, meta, os.path.join(output_dir, ONNX_FILE))
+            return meta
+        _save_program(layer, spec, tmp)
         for name in os.listdir(tmp):
             os.replace(os.path.join(tmp, name), os.path.join(output_dir, name))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     atomic_write_text(os.path.join(output_dir, META), yaml.safe_dump(meta, sort_keys=False))
     return meta
+
+
+# paddle2onnx aborts the process on an operator it cannot convert: it runs in a child
+_CONVERT = """
+import sys
+import paddle2onnx
+data = paddle2onnx.export(sys.argv[1], sys.argv[2], None, opset_version=int(sys.argv[4]),
+                          enable_onnx_checker=True)
+with open(sys.argv[3], "wb") as f:
+    f.write(data)
+"""
+
+
+def _restore_leaky_relu_slopes(graph, program: str) -> None:
+    """paddle2onnx 2.1 reads leaky_relu's float64 ``negative_slope`` of a PIR program as a
+    float32 bit pattern (0.2 becomes 2.5e-43): put the program's slopes back, in op order."""
+    def ops(node):
+        if isinstance(node, dict):
+            if node.get("#") == "1.leaky_relu":
+                yield node
+            for value in node.values():
+                yield from ops(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from ops(value)
+
+    with open(program, encoding="utf-8") as f:
+        slopes = [a["AT"]["D"] for op in ops(json.load(f)) for a in op.get("A", [])
+                  if a.get("N") == "negative_slope"]
+    nodes = [n for n in graph.node if n.op_type == "LeakyRelu"]
+    if len(nodes) != len(slopes):
+        raise ExportError(f"paddle2onnx wrote {len(nodes)} LeakyRelu nodes for the program's "
+                          f"{len(slopes)} leaky_relu ops; please report this")
+    for node, slope in zip(nodes, slopes):
+        for attr in node.attribute:
+            if attr.name == "alpha":
+                attr.f = slope
+
+
+def to_onnx(program_dir: str, meta: dict, path: str, opset: int = ONNX_OPSET) -> None:
+    """Convert the Paddle program in ``program_dir`` with paddle2onnx, name its inputs and
+    outputs after ``meta`` (input ``real`` or ``z``; a batch dimension named ``batch``), store ``meta`` in the file's
+    metadata, and write it atomically to ``path``."""
+    try:
+        import onnx
+        import paddle2onnx  # noqa: F401
+    except ImportError:
+        raise ExportError("--format onnx needs paddle2onnx and onnx: pip install paddle2onnx "
+                          "(see requirements.txt)") from None
+    program, params = model_files(program_dir)
+    raw = os.path.join(program_dir, "raw.onnx")
+    proc = subprocess.run([sys.executable, "-c", _CONVERT, program, params, raw, str(opset)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not os.path.isfile(raw):
+        errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "ERROR" in line]
+        raise ExportError(f"paddle2onnx could not convert the {meta['model']} generator: "
+                          f"{(errors or ['exit status %d' % proc.returncode])[0].strip()[:200]}")
+    onnx_model = onnx.load(raw)
+    graph = onnx_model.graph
+    _restore_leaky_relu_slopes(graph, program)
+    names = {graph.input[0].name: "real" if meta["input"] == "image" else meta["input"]}
+    names.update({o.name: new for o, new in zip(graph.output, meta["outputs"])})
+    for node in graph.node:
+        node.input[:] = [names.get(n, n) for n in node.input]
+        node.output[:] = [names.get(n, n) for n in node.output]
+    for value in list(graph.input) + list(graph.output):
+        value.name = names.get(value.name, value.name)
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    for value in graph.value_info:
+        value.name = names.get(value.name, value.name)
+    onnx_model.metadata_props.add(key=ONNX_META_KEY, value=json.dumps(meta))
+    onnx.checker.check_model(onnx_model)
+    atomic_write(path, lambda tmp: onnx.save(onnx_model, tmp))
 
 
 def model_files(model_dir: str) -> tuple[str, str]:
@@ -171,51 +275,110 @@ class Predictor:
         return outs[0], outs[1] if len(outs) > 1 else None
 
 
+def _check_input(meta: dict, batch: int = 2) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if meta["task"] == "generation":
+        return rng.standard_normal((batch, meta["z_dim"]), dtype=np.float32)
+    size = meta["img_size"]
+    return rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+
+
+def _reference(model, meta: dict):
+    from ppugatit.inference import dygraph_runner
+
+    layer = model.sampler() if meta["task"] == "generation" else model.translator(
+        meta["direction"])
+    return dygraph_runner(layer)
+
+
+def max_difference(got, ref) -> float:
+    return max(float(np.abs(g - r).max()) for g, r in zip(got, ref) if g is not None)
+
+
+HALF_WEIGHTS = "weights_fp16.pdparams"
+PIXEL = 2 / 255  # one level of 255 in the [-1, 1] scale of the generators' output
+
+
+def save_half_weights(model, output_dir: str, config: dict) -> tuple[str, float]:
+    """Every network's weights stored as float16 (half the file; loading casts them back to
+    float32, and computing stays float32), written only if the translation of the check
+    inputs (each direction) moves by at most one level of 255 per pixel. Returns (path, that
+    largest move)."""
+    from ppugatit import checkpoint
+    from ppugatit.config import save_config
+    from ppugatit.models import MODELS
+
+    half = {name: {k: v.astype("float16") for k, v in state.items()}
+            for name, state in model.weights().items()}
+    restored = MODELS[model.cfg.model.name](model.cfg)
+    restored.load_weights(half, HALF_WEIGHTS)
+    restored.eval()
+    diff = 0.0
+    for direction in (model.directions if model.task != "generation" else [None]):
+        meta = _export_layer(model, direction, False)[2]
+        x = _check_input(meta, 4)
+        diff = max(diff, max_difference(_reference(restored, meta)(x),
+                                        _reference(model, meta)(x)))
+    if diff > PIXEL:
+        raise ExportError(f"float16 storage moves this model's output by {diff * 127.5:.2f} "
+                          f"levels of 255 (> 1): share the float32 weights instead")
+    path = os.path.join(output_dir, HALF_WEIGHTS)
+    checkpoint.save(half, path)
+    save_config(config, os.path.join(output_dir, "config.yaml"))
+    return path, diff
+
+
 def export_from_weights(weights: str, output_dir: str, config: str | None = None,
                         overrides=(), direction: str | None = None,
-                        with_heatmap: bool = False, check: bool = True) -> str:
+                        with_heatmap: bool = False, check: bool = True,
+                        fmt: str = "paddle") -> str:
     """``tools/export_model.py``: load, export, and check the export against dygraph."""
-    from ppugatit.inference import dygraph_runner, load_model
+    from ppugatit.inference import load_model
+    from ppugatit.runtime import OnnxPredictor
 
     paddle.set_device("cpu")
     model = load_model(weights, config, overrides)
-    meta = export_model(model, output_dir, direction, with_heatmap)
+    if fmt == "fp16":
+        path, diff = save_half_weights(model, output_dir, model.cfg)
+        return (f"wrote {path} ({os.path.getsize(path) / 2 ** 20:.1f} MB; float16 storage, "
+                f"translations within {diff * 127.5:.2f} of 255 of the float32 weights) and "
+                f"config.yaml beside it")
+    meta = export_model(model, output_dir, direction, with_heatmap, fmt)
     what = (f"sampler (z_dim {meta['z_dim']})" if meta["task"] == "generation" else
             f"{meta['direction']} translator ({meta['img_size']} px, outputs "
             f"{' + '.join(meta['outputs'])})")
-    line = f"exported the {meta['model']} {what} to {output_dir}"
+    where = os.path.join(output_dir, ONNX_FILE) if fmt == "onnx" else output_dir
+    line = f"exported the {meta['model']} {what} to {where}"
     if not check:
         return line
-    rng = np.random.default_rng(0)
-    if meta["task"] == "generation":
-        x = rng.standard_normal((2, meta["z_dim"]), dtype=np.float32)
-        ref = dygraph_runner(model.sampler())(x)
-    else:
-        size = meta["img_size"]
-        x = rng.uniform(-1, 1, (2, 3, size, size)).astype(np.float32)
-        ref = dygraph_runner(model.translator(meta["direction"]))(x)
-    got = Predictor(output_dir)(x)
-    diff = max(float(np.abs(g - r).max()) for g, r in zip(got, ref) if g is not None)
+    x = _check_input(meta)
+    ref = _reference(model, meta)(x)
+    runtime = "ONNX Runtime" if fmt == "onnx" else "Paddle Inference"
+    got = (OnnxPredictor(where) if fmt == "onnx" else Predictor(output_dir))(x)
+    diff = max_difference(got, ref)
     if diff > 1e-4:
-        raise InferenceError(f"{output_dir}: the exported model differs from the dygraph one "
-                             f"by {diff:.3e} (> 1e-4); please report this with your Paddle "
-                             f"version ({paddle.__version__})")
-    return line + f" (checked with Paddle Inference: max diff {diff:.1e} vs dygraph)"
+        raise InferenceError(f"{where}: the exported model differs from the dygraph one "
+                             f"by {diff:.3e} (> 1e-4) under {runtime}; please report this with "
+                             f"your Paddle version ({paddle.__version__})")
+    return line + f" (checked with {runtime}: max diff {diff:.1e} vs dygraph)"
 
 
 def infer_exported(model_dir: str, output: str, source: str | None = None,
                    heatmap: bool = False, keep_size: bool = False, batch_size: int = 1,
                    device: str | None = None, enable_mkldnn: bool | None = None,
                    cpu_threads: int | None = None, num: int | None = None, seed: int = 0,
-                   stream=None) -> str:
-    """``deploy/python/infer.py``: what ``tools/infer.py`` does, with an exported model."""
+                   stream=None, runtime: str = "auto", faces=None) -> str:
+    """``deploy/python/infer.py``: what ``tools/infer.py`` does, with an exported model
+    (``model_dir`` a folder, or an .onnx file) under Paddle Inference or ONNX Runtime."""
     from ppugatit.inference import (collect_inputs, resolve_device, sample_files,
                                     translate_files)
+    from ppugatit.runtime import choose_runtime, open_predictor
 
-    device = resolve_device(device)  # the predictor's own config places it; no global flags
-    if device == "cpu":
+    if choose_runtime(model_dir, runtime) == "paddle":
+        device = resolve_device(device)  # the predictor's own config places it
+    if device != "gpu":
         keep_freed_memory()
-    predictor = Predictor(model_dir, device, enable_mkldnn, cpu_threads)
+    predictor = open_predictor(model_dir, runtime, device, enable_mkldnn, cpu_threads)
     meta = predictor.meta
     if meta["task"] == "generation":
         if num is None:
@@ -230,5 +393,5 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
         raise InferenceError(f"--heatmap: {model_dir} was exported without the heatmap; "
                              f"export again with --with-heatmap")
     summary = translate_files(collect_inputs(source), predictor, int(meta["img_size"]), output,
-                              batch_size, heatmap, keep_size, None, stream)
+                              batch_size, heatmap, keep_size, None, stream, faces)
     return summary.line(f"translated ({meta['direction']})", output)

@@ -20,6 +20,7 @@ import paddle
 from ppugatit.data.dataset import eval_transform, resize
 from ppugatit.data.image_io import is_image_file, list_images, read_image, write_image
 from ppugatit.errors import UserError
+from ppugatit.face import FaceCrop, compose, view
 from ppugatit.logger import format_eta
 from ppugatit.visual import overlay, panel_grid, seven_panels, to_uint8
 
@@ -220,7 +221,8 @@ def _write(path: str, image: np.ndarray, summary: Summary, stream: TextIO) -> bo
 
 def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, output: str,
                     batch_size: int = 1, heatmap: bool = False, keep_size: bool = False,
-                    back: Runner | None = None, stream: TextIO | None = None) -> Summary:
+                    back: Runner | None = None, stream: TextIO | None = None,
+                    faces: FaceCrop | None = None) -> Summary:
     """Translate ``inputs`` (from :func:`collect_inputs`) into ``output``.
 
     Each translation goes to ``output/<name>``; with ``heatmap`` the CAM heatmap blended over
@@ -228,6 +230,12 @@ def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, o
     the official seven-panel column goes to ``<stem>_grid<ext>``, at img_size. A file that
     cannot be read or written is named on ``stream`` and skipped. Raises if nothing was
     translated.
+
+    With ``faces`` (:mod:`ppugatit.face`) the network sees the face crop instead of the whole
+    picture (a picture without a face is named on ``stream`` and translated whole); further
+    faces go to ``<stem>_face2<ext>`` ...; with its ``paste_back`` the result is the photo with
+    the translated crops pasted in, at the photo's size. ``keep_size`` then means the crop's
+    size.
     """
     stream = stream or sys.stderr
     if batch_size < 1:
@@ -243,16 +251,17 @@ def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, o
     for first in range(0, len(inputs), batch_size):
         chunk = inputs[first:first + batch_size]
         seen += len(chunk)
-        batch, kept, originals = [], [], []
+        batch, kept = [], []
         for src, name in chunk:
             img = read_image(src)
             if img is None:
                 _warn(stream, f"skipping unreadable image {src}")
                 summary.failed.append(src)
                 continue
-            batch.append(eval_transform(img, img_size))
-            kept.append((src, name))
-            originals.append(img)
+            boxes = [None] if faces is None else faces.boxes(img, src, stream)
+            views = [view(img, box) for box in boxes]
+            batch += [eval_transform(v, img_size) for v in views]
+            kept.append((src, name, img, boxes, views))
         if batch:
             x = np.stack(batch)
             fake, fake_heat = run(x)
@@ -263,19 +272,27 @@ def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, o
                 ident, ident_heat = back(x)
                 cycle, cycle_heat = back(fake)
                 idents, cycles = to_uint8(ident), to_uint8(cycle)
-            for i, (src, name) in enumerate(kept):
-                h, w = originals[i].shape[:2]
-                image = resize(fakes[i], (h, w)) if keep_size else fakes[i]
-                ok = _write(output_path(output, name), image, summary, stream)
-                if ok and heatmap:
-                    base = originals[i] if keep_size else reals[i]
-                    ok = _write(output_path(output, name, "_heatmap"),
-                                overlay(base, fake_heat[i]), summary, stream)
-                if ok and back is not None:
-                    column = seven_panels(reals[i], (idents[i], ident_heat[i]),
-                                          (fakes[i], fake_heat[i]), (cycles[i], cycle_heat[i]))
-                    ok = _write(output_path(output, name, "_grid"), panel_grid([column]),
-                                summary, stream)
+            row = 0
+            for src, name, img, boxes, views in kept:
+                ok = True
+                if faces is not None and faces.paste_back:
+                    pasted = compose(img, list(zip(boxes, fakes[row:row + len(boxes)])))
+                    ok = _write(output_path(output, name), pasted, summary, stream)
+                for k, part in enumerate(views):
+                    i, face = row + k, f"_face{k + 1}" if k else ""
+                    if ok and not (faces is not None and faces.paste_back):
+                        image = resize(fakes[i], part.shape[:2]) if keep_size else fakes[i]
+                        ok = _write(output_path(output, name, face), image, summary, stream)
+                    if ok and heatmap:
+                        base = part if keep_size else reals[i]
+                        ok = _write(output_path(output, name, face + "_heatmap"),
+                                    overlay(base, fake_heat[i]), summary, stream)
+                    if ok and back is not None:
+                        column = seven_panels(reals[i], (idents[i], ident_heat[i]),
+                                              (fakes[i], fake_heat[i]), (cycles[i], cycle_heat[i]))
+                        ok = _write(output_path(output, name, face + "_grid"),
+                                    panel_grid([column]), summary, stream)
+                row += len(boxes)
                 if ok:
                     summary.done += 1
                 else:
@@ -319,7 +336,7 @@ def infer(weights: str, output: str, source: str | None = None, config: str | No
           overrides: Iterable[str] = (), direction: str | None = None, heatmap: bool = False,
           grid: bool = False, keep_size: bool = False, batch_size: int = 1,
           device: str | None = None, num: int | None = None, seed: int = 0,
-          stream: TextIO | None = None) -> str:
+          stream: TextIO | None = None, faces: FaceCrop | None = None) -> str:
     """``tools/infer.py``: translate ``source`` (an image, folder or glob), or sample ``num``
     pictures from a generation model; returns the summary line. Runs where training runs:
     the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`)."""
@@ -344,5 +361,5 @@ def infer(weights: str, output: str, source: str | None = None, config: str | No
     run = dygraph_runner(model.translator(direction))
     back = dygraph_runner(model.translator(other_direction(model, direction))) if grid else None
     summary = translate_files(collect_inputs(source), run, model.cfg.model.img_size, output,
-                              batch_size, heatmap, keep_size, back, stream)
+                              batch_size, heatmap, keep_size, back, stream, faces)
     return summary.line(f"translated ({direction})", output)

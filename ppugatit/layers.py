@@ -15,6 +15,7 @@ import paddle.nn.functional as F
 
 
 _ONEDNN_CONV = {"enabled": False}
+_ONNX_GRAPH = {"enabled": False}
 _STATIC_CONVS: dict = {}
 # Forward FLOPs below which a convolution stays eager even with oneDNN on: each conv program
 # costs about 0.5 ms (forward and backward) before any arithmetic, more than Paddle's eager
@@ -47,6 +48,24 @@ def onednn_programs() -> Iterator[None]:
         yield
     finally:
         paddle.set_flags({"FLAGS_use_onednn": previous})
+
+
+@contextlib.contextmanager
+def onnx_graph() -> Iterator[None]:
+    """Trace static programs for ONNX (``ppugatit/export.py``): reflection padding as one pad,
+    up-sampling as one resize, normalisation over the known channel count. paddle2onnx needs
+    the last with a free batch size; ONNX Runtime runs the first two as single kernels, where
+    the slices and broadcasts tuned for Paddle Inference cost it 2-3x their time."""
+    previous = _ONNX_GRAPH["enabled"]
+    _ONNX_GRAPH["enabled"] = True
+    try:
+        yield
+    finally:
+        _ONNX_GRAPH["enabled"] = previous
+
+
+def _onnx_tracing() -> bool:
+    return _ONNX_GRAPH["enabled"] and not paddle.in_dynamic_mode()
 
 
 def _static_conv(stride: int):
@@ -293,6 +312,8 @@ class ReflectionPad2D(nn.Pad2D):
         self.p = padding
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if _onnx_tracing():
+            return super().forward(x)
         if not paddle.in_dynamic_mode():
             return reflection_pad(x, self.p)
         if not x.place.is_cpu_place() or x.size < self.SMALL:
@@ -326,6 +347,8 @@ class NearestUpsample2x(nn.Layer):
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         if paddle.in_dynamic_mode():
             return _UpsampleNearest2x.apply(x)
+        if _onnx_tracing():
+            return F.interpolate(x, size=[2 * x.shape[2], 2 * x.shape[3]], mode="nearest")
         return _upsample_nearest2x(x)
 
 
@@ -364,6 +387,9 @@ def mixed_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scal
     """
     n, c, h, w = x.shape
     k_in, k_ln = _unbiased_factors(x)
+    if _onnx_tracing():
+        return _mixed_norm_for_onnx(x, in_scale * math.sqrt(k_in), ln_scale * math.sqrt(k_ln),
+                                    bias, eps * k_in, eps * k_ln)
     out_in = F.instance_norm(x.reshape([1, n * c, h, w]),
                              weight=(in_scale * math.sqrt(k_in)).reshape([n * c]),
                              bias=bias.reshape([n * c]), eps=eps * k_in).reshape([n, c, h, w])
@@ -372,6 +398,17 @@ def mixed_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scal
     # would take only the last axis (and run on one thread)
     out_ln = F.instance_norm(x.reshape([n, 1, c * h, w]), eps=eps * k_ln).reshape([n, c, h, w])
     return out_in + out_ln * (ln_scale * math.sqrt(k_ln)).reshape([n, c, 1, 1])
+
+
+def _mixed_norm_for_onnx(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scale: paddle.Tensor,
+                         bias: paddle.Tensor, eps_in: float, eps_ln: float) -> paddle.Tensor:
+    """The same function with every shape known but the batch: ONNX's InstanceNormalization
+    needs its channel count, which the N*C channels of the fused form leave free."""
+    _, c, h, w = x.shape
+    out_in = F.instance_norm(x, eps=eps_in)
+    out_ln = F.instance_norm(x.reshape([-1, 1, c * h, w]), eps=eps_ln).reshape([-1, c, h, w])
+    return (out_in * in_scale.reshape([-1, c, 1, 1]) + out_ln * ln_scale.reshape([-1, c, 1, 1])
+            + bias.reshape([-1, c, 1, 1]))
 
 
 class AdaILN(nn.Layer):

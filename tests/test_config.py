@@ -103,3 +103,13 @@ def test_final_config_is_saved(tmp_path):
     again = build_config(str(tmp_path / "config.yaml"))
     assert again == cfg
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["model"]["ch"] == 6
+
+
+def test_output_dir_dot_in_a_file_is_the_files_folder(tmp_path):
+    from ppugatit.config import save_config
+    run = tmp_path / "runs" / "a"
+    cfg = build_config(os.path.join(CONFIGS, "demo.yaml"), [f"output_dir={run}"])
+    save_config(cfg, str(run / "config.yaml"))
+    assert yaml.safe_load((run / "config.yaml").read_text())["output_dir"] == "."
+    assert build_config(str(run / "config.yaml")).output_dir == str(run)
+    assert build_config(None, ["output_dir=."]).output_dir == "."  # -o: the working directory

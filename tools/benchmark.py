@@ -1,14 +1,16 @@
-"""Benchmark a config: training step, dygraph and exported inference; optionally the official
-PyTorch step side by side. Prints a table and one JSON line.
+"""Benchmark a config: training step; inference under dygraph, Paddle Inference and ONNX
+Runtime; optionally the official PyTorch step and eager generator, all taken in turns. Prints
+a table and one JSON line.
 
     python tools/benchmark.py -c configs/ugatit_light.yaml -o model.ch=16 model.img_size=128
     python tools/benchmark.py -c configs/ugatit_light.yaml --official-repo ../UGATIT-pytorch \\
-        --official-python ../torch-env/bin/python
+        --official-python ../torch-env/bin/python --skip train
 """
 import argparse
 import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ppugatit.cli import run  # noqa: E402
@@ -18,11 +20,18 @@ parser.add_argument("-c", "--config", required=True)
 parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE")
 parser.add_argument("--warmup", type=int, default=2)
 parser.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported")
-parser.add_argument("--skip", nargs="*", default=[], choices=["train", "dygraph", "exported"])
+parser.add_argument("--skip", nargs="*", default=[],
+                    choices=["train", "dygraph", "paddle", "exported", "onnxruntime"],
+                    help="parts not to time (exported: the same as paddle)")
 parser.add_argument("--mkldnn", choices=["auto", "on", "off"], default="auto",
-                    help="oneDNN for the exported model on CPU (auto: as the export records)")
+                    help="oneDNN for Paddle Inference on CPU (auto: as the export records)")
+parser.add_argument("--ort-optimization", choices=["none", "basic", "extended", "all"],
+                    default="all", help="ONNX Runtime's graph optimisation level")
 parser.add_argument("--official-repo", help="a checkout of the official UGATIT-pytorch")
 parser.add_argument("--official-python", default="python", help="a Python that has torch")
+parser.add_argument("--profile", action="store_true",
+                    help="after the timing, ONNX Runtime's time by operator type, and the "
+                         "generator's FLOPs (docs/benchmarks.md, where the time goes)")
 parser.add_argument("--sequential", action="store_true",
                     help="time the official code after ours instead of in turns with it (one "
                          "process at a time: for configs whose two processes do not fit in memory)")
@@ -37,6 +46,7 @@ def main() -> None:
     from ppugatit.device import setup_device
     from ppugatit.malloc import release_freed_memory
     from ppugatit.models import MODELS
+    from ppugatit.runtime import cpu_features
 
     cfg = build_config(args.config, args.override)
     device = setup_device(cfg.train.device, cfg.train.cpu_threads, 1, cfg.train.cpu_onednn,
@@ -47,7 +57,7 @@ def main() -> None:
               "device": device, "machine": bm.machine(), "batch_size": b,
               "img_size": m.img_size}
     rows = []
-    threads = cfg.train.cpu_threads or os.cpu_count()
+    threads = cfg.train.cpu_threads or cpu_features()["cores"]
     runner = None
     if args.official_repo:
         if m.name != "ugatit":
@@ -63,23 +73,35 @@ def main() -> None:
         official_times["s_per_step"] = r.pop("theirs_s")
         result["train"] = r
         rows.append(("training step", f"{r['s_per_step']:.3f} s/step", f"{r['images_per_s']:.2f}"))
-    if "dygraph" not in args.skip:
-        r = bm.bench_dygraph_inference(model, 1, m.img_size, args.warmup, args.repeat, device,
-                                       theirs["infer"])
-        official_times["inference_s_per_image"] = r.pop("theirs_s")
-        result["inference_dygraph"] = r
-        rows.append(("inference, dygraph", f"{r['s_per_batch']:.3f} s/image",
-                     f"{r['images_per_s']:.2f}"))
-    if "exported" not in args.skip:
+    skip = set(args.skip) | ({"paddle"} if "exported" in args.skip else set())
+    runtimes = [r for r in bm.RUNTIMES if r not in skip]
+    if runtimes:
         mkldnn = {"auto": None, "on": True, "off": False}[args.mkldnn]
-        r = bm.bench_exported_inference(model, 1, m.img_size, args.warmup, args.repeat, device,
-                                        mkldnn, threads, theirs["infer"])
-        # the official runs taken in turns with the exported model's are the ones it is
-        # compared with
-        official_times["inference_s_per_image"] = r.pop("theirs_s")
-        result["inference_exported"] = r
-        rows.append((f"inference, exported{' (oneDNN)' if r['mkldnn'] else ''}",
-                     f"{r['s_per_batch']:.3f} s/image", f"{r['images_per_s']:.2f}"))
+        with tempfile.TemporaryDirectory() as folder:
+            runners, info = bm.inference_runners(model, 1, m.img_size, device, folder, runtimes,
+                                                 mkldnn, threads, args.ort_optimization)
+            times = bm.in_turns(runners, theirs["infer"], args.warmup, args.repeat, device)
+            if args.profile and "onnxruntime" in runners:
+                from ppugatit.runtime import ONNX_FILE
+                _, x = bm._inference_input(model, 1, m.img_size)
+                result["profile"] = bm.onnx_profile(os.path.join(folder, ONNX_FILE), x,
+                                                    args.repeat, threads)
+                result["profile"]["gflop"] = bm.generator_flops(model, m.img_size) / 1e9
+        inference = bm.speedups(times)
+        official = inference.pop("official", None)
+        if official:
+            official_times["inference_s_per_image"] = official["s_per_batch"]
+            official_times["inference_runs"] = official["runs"]
+        for name, r in inference.items():
+            r.update(info.get(name, {}))
+            label = bm.LABELS[name] + (" (oneDNN)" if r.get("mkldnn") else "")
+            rows.append((f"inference, {label}", f"{r['s_per_batch']:.3f} s/image",
+                         f"{1 / r['s_per_batch']:.2f}"))
+        result["inference"] = inference
+        exported = {k: v for k, v in inference.items() if k != "dygraph"}
+        if exported:
+            best = min(exported, key=lambda k: exported[k]["s_per_batch"])
+            result["best_exported"] = best
     result["peak_memory_mb"] = bm.peak_memory_mb(device)
     if args.official_repo:
         if runner is not None:
@@ -103,17 +125,35 @@ def main() -> None:
             result["train_speedup_vs_official"] = off["s_per_step"] / result["train"]["s_per_step"]
             rows.append(("ours / official step time",
                          f"{1 / result['train_speedup_vs_official']:.2f}x", ""))
-        if "inference_exported" in result and "inference_s_per_image" in off:
-            result["exported_speedup_vs_official"] = (off["inference_s_per_image"]
-                                                      / result["inference_exported"]["s_per_batch"])
-            rows.append(("exported inference speed-up",
-                         f"{result['exported_speedup_vs_official']:.2f}x", ""))
+        if "inference" in result and "inference_s_per_image" in off:
+            for name, r in result["inference"].items():
+                r.setdefault("speedup_vs_official",
+                             off["inference_s_per_image"] / r["s_per_batch"])
+                paired = r.get("paired_speedup_vs_official")
+                rows.append((f"{bm.LABELS[name]} speed-up vs official",
+                             f"{r['speedup_vs_official']:.2f}x", "" if paired is None else
+                             f"({paired:.2f}x)"))
+            if "best_exported" in result:
+                best = result["inference"][result["best_exported"]]
+                result["exported_speedup_vs_official"] = best["speedup_vs_official"]
     print(f"{m.name}  light={m.get('light')} ch={m.get('ch')} n_res={m.get('n_res')} "
           f"img_size={m.img_size} batch={b}  on {device}: {result['machine']}")
-    print(f"{'what':<36} {'time':>16} {'images/s':>10}")
+    print(f"{'what':<44} {'time':>16} {'images/s':>10}")
     for what, t, ips in rows:
-        print(f"{what:<36} {t:>16} {ips:>10}")
-    print(f"{'peak memory':<36} {result['peak_memory_mb']:>13.0f} MB")
+        print(f"{what:<44} {t:>16} {ips:>10}")
+    print(f"{'peak memory':<44} {result['peak_memory_mb']:>13.0f} MB")
+    if "profile" in result:
+        prof = result["profile"]
+        conv = prof["ms_by_op"].get("Conv", 0.0)
+        print(f"ONNX Runtime profile: {prof['wall_ms']:.1f} ms a run; convolutions and linear "
+              f"layers {prof['gflop']:.1f} GFLOP"
+              + (f", Conv kernels at {prof['gflop'] / conv * 1e3:.0f} GFLOP/s" if conv else ""))
+        for op, ms in prof["ms_by_op"].items():
+            print(f"  {op:<30} {ms:8.1f} ms {100 * ms / prof['wall_ms']:5.1f}%")
+        print(f"  {'(outside kernels)':<30} {prof['outside_kernels_ms']:8.1f} ms")
+    if "inference" in result and runner is not None:
+        print("speed-ups: ratio of medians (in brackets: median of the per-round ratios); "
+              "all inference runs and the official ones taken in turns")
     print(json.dumps(result))
 
 

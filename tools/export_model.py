@@ -1,13 +1,19 @@
-"""Export a generator for Paddle Inference (deploy/python/infer.py runs it).
+"""Export a generator for Paddle Inference or ONNX Runtime (deploy/python/infer.py runs both).
 
     python tools/export_model.py --weights output/demo/weights.pdparams \
         --output output/demo/inference
     python tools/export_model.py -c configs/ugatit_light.yaml --weights params_latest.pt \
         --direction B2A --with-heatmap --output inference_B2A
+    python tools/export_model.py --weights output/demo/weights.pdparams --format onnx \
+        --output output/demo/inference
+    python tools/export_model.py --weights output/demo/weights.pdparams --format fp16 \
+        --output shared/
 
-Writes inference.json (or .pdmodel on older Paddle), inference.pdiparams and inference.yml;
-the batch size is free, the picture size fixed at model.img_size. Generation models export
-their sampler (noise in).
+--format paddle writes inference.json (or .pdmodel on older Paddle), inference.pdiparams and
+inference.yml; onnx writes inference.onnx (translation models); fp16 writes
+weights_fp16.pdparams (float16 storage, half the size) and config.yaml, if the translation
+stays within 1/255. The batch size is free, the picture size fixed at model.img_size.
+Generation models export their sampler (noise in).
 """
 import argparse
 import os
@@ -16,6 +22,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ppugatit.cli import run  # noqa: E402
 from ppugatit.export import export_from_weights  # noqa: E402
+from ppugatit.run_dir import check_writable  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", help="the run's config (default: config.yaml beside "
@@ -26,10 +33,14 @@ parser.add_argument("--output", required=True, help="folder for the exported mod
 parser.add_argument("--direction", help="A2B (default) or B2A")
 parser.add_argument("--with-heatmap", "--with_heatmap", action="store_true",
                     help="a second output: the CAM heatmap")
+parser.add_argument("--format", choices=["paddle", "onnx", "fp16"], default="paddle",
+                    help="paddle: Paddle Inference (default); onnx: inference.onnx for ONNX "
+                    "Runtime; fp16: a half-size float16-storage weights file for sharing")
 parser.add_argument("--no-check", action="store_true", help="skip comparing the exported "
                     "model with the dygraph one on two random inputs")
 parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE",
                     help="config overrides, e.g. model.img_size=128")
 args = parser.parse_args()
-run(lambda: print(export_from_weights(args.weights, args.output, args.config, args.override,
-                                      args.direction, args.with_heatmap, not args.no_check)))
+run(lambda: check_writable(args.output, "--output") or print(export_from_weights(
+    args.weights, args.output, args.config, args.override, args.direction, args.with_heatmap,
+    not args.no_check, args.format)))

@@ -5,6 +5,9 @@
     python tools/infer.py -c configs/ugatit_light.yaml --weights params_latest.pt \
         --input photo.jpg --output out --heatmap --grid
 
+    python tools/infer.py --weights selfie2anime.pt -o model.img_size=256 --input photos \
+        --output out/anime --face-crop --paste-back
+
 --input is an image, a folder (recursively, sub-folders kept) or a quoted glob. Generation
 models sample instead: --num N --seed S.
 """
@@ -13,6 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ppugatit import face  # noqa: E402
 from ppugatit.cli import run  # noqa: E402
 from ppugatit.inference import infer  # noqa: E402
 
@@ -34,9 +38,11 @@ parser.add_argument("--batch-size", "--batch_size", type=int, default=1)
 parser.add_argument("--device", choices=["cpu", "gpu"], help="default: gpu if Paddle has one")
 parser.add_argument("--num", type=int, help="generation models: how many samples")
 parser.add_argument("--seed", type=int, default=0, help="generation models: noise seed")
+face.add_arguments(parser)
 parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE",
                     help="config overrides, e.g. model.img_size=128")
 args = parser.parse_args()
 run(lambda: print(infer(args.weights, args.output, args.input, args.config, args.override,
                         args.direction, args.heatmap, args.grid, args.keep_size,
-                        args.batch_size, args.device, args.num, args.seed)))
+                        args.batch_size, args.device, args.num, args.seed,
+                        faces=face.from_arguments(args, parser))))

@@ -1,7 +1,9 @@
-"""Translate pictures with an exported model and Paddle Inference (no training code needed).
+"""Translate pictures with an exported model: Paddle Inference or ONNX Runtime (no training code).
 
     python deploy/python/infer.py --model_dir output/demo/inference --input data/demo/testA \
         --output out/deploy
+    python deploy/python/infer.py --model_dir output/demo/inference/inference.onnx \
+        --input data/demo/testA --output out/deploy
 
 Inputs and outputs as tools/infer.py (an image, a folder or a glob; the same file names).
 Generation models sample instead: --num N --seed S.
@@ -11,6 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from ppugatit import face  # noqa: E402
 from ppugatit.cli import run  # noqa: E402
 from ppugatit.export import infer_exported  # noqa: E402
 
@@ -25,7 +28,10 @@ def str2bool(value: str) -> bool:
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model_dir", "--model-dir", required=True,
-                    help="folder written by tools/export_model.py")
+                    help="folder written by tools/export_model.py, or an .onnx file")
+parser.add_argument("--runtime", choices=["auto", "paddle", "onnxruntime"], default="auto",
+                    help="auto: the form the folder has; ONNX Runtime where it has both and "
+                    "onnxruntime is installed (faster on CPU, see docs/benchmarks.md)")
 parser.add_argument("--input", help="an image, a folder or a glob")
 parser.add_argument("--output", required=True, help="folder for the results")
 parser.add_argument("--heatmap", action="store_true", help="also write the CAM heatmap over the "
@@ -33,14 +39,17 @@ parser.add_argument("--heatmap", action="store_true", help="also write the CAM h
 parser.add_argument("--keep-size", "--keep_size", action="store_true",
                     help="resize results back to each input's size")
 parser.add_argument("--batch_size", "--batch-size", type=int, default=1)
-parser.add_argument("--device", choices=["cpu", "gpu"], help="default: gpu if Paddle has one")
+parser.add_argument("--device", choices=["cpu", "gpu"], help="default: gpu if the runtime has "
+                    "one (Paddle: a GPU build; ONNX Runtime: its CUDA provider)")
 parser.add_argument("--enable_mkldnn", "--enable-mkldnn", type=str2bool, nargs="?", const=True,
                     default=None, help="oneDNN on CPU; default: as the export records "
                     "(on for U-GAT-IT, see docs/inference.md)")
 parser.add_argument("--cpu_threads", "--cpu-threads", type=int, help="CPU math threads")
 parser.add_argument("--num", type=int, help="generation models: how many samples")
 parser.add_argument("--seed", type=int, default=0, help="generation models: noise seed")
+face.add_arguments(parser)
 args = parser.parse_args()
 run(lambda: print(infer_exported(args.model_dir, args.output, args.input, args.heatmap,
                                  args.keep_size, args.batch_size, args.device,
-                                 args.enable_mkldnn, args.cpu_threads, args.num, args.seed)))
+                                 args.enable_mkldnn, args.cpu_threads, args.num, args.seed,
+                                 runtime=args.runtime, faces=face.from_arguments(args, parser))))

@@ -6,8 +6,12 @@ an uninterrupted run would, whatever the number of loader workers.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import os
+import signal
+import sys
 
 import cv2
 import numpy as np
@@ -130,13 +134,31 @@ def collate(samples: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
 
 
+def die_with_parent(parent: int, worker_id: int = 0) -> None:
+    """A loader worker's init: the kernel kills it when the trainer dies, even by kill -9.
+
+    Paddle's own check of the parent pid never runs while a worker waits in a pipe read, so
+    workers outlived a killed trainer. Linux only (prctl); elsewhere Paddle's check remains.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the trainer died before prctl took effect
+        os._exit(1)
+
+
 def train_loader(files: dict[str, list[str]], img_size: int, seed: int, flip: bool, start: int,
                  total: int, batch_size: int, num_workers: int, rank: int = 0,
                  world: int = 1) -> paddle.io.DataLoader:
     dataset = EndlessDomains(files, img_size, seed, flip)
     sampler = IterationSampler(start, total, batch_size, rank, world)
     return paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
-                                collate_fn=collate, use_shared_memory=False)
+                                collate_fn=collate, use_shared_memory=False,
+                                worker_init_fn=functools.partial(die_with_parent, os.getpid()))
 
 
 def load_test_images(files: list[str], img_size: int) -> np.ndarray:

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import cv2
 import numpy as np
 
 from ppugatit.data.image_io import list_images, write_image
+from ppugatit.errors import DataError
 
 logger = logging.getLogger("ppugatit")
 
 DEMO_SIZE = 64
 COUNTS = {"trainA": 160, "trainB": 160, "testA": 16, "testB": 16}
+SHIPPED_ROOT = "data/demo"  # where configs/demo*.yaml put it
+_DEMO_FILE = re.compile(r"(train|test)([AB])/\2_\d{4}\.png")
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
@@ -55,12 +59,27 @@ def make_image(domain: str, rng: np.random.Generator, size: int = DEMO_SIZE) -> 
 
 
 def ensure_demo_dataset(root: str, size: int = DEMO_SIZE) -> str:
-    """Create the demo set under ``root`` unless each of its folders is already complete."""
+    """Create the demo set under ``root`` unless each of its folders is already complete.
+
+    Only into a folder holding no other images: a dataset.root that names real data is never
+    mixed with synthetic pictures. Anywhere but :data:`SHIPPED_ROOT` it says so as a warning
+    (a mistyped dataset.root would otherwise train on shapes without a word)."""
     if all(len(list_images(os.path.join(root, f))) >= n for f, n in COUNTS.items()
            if os.path.isdir(os.path.join(root, f))) and all(
             os.path.isdir(os.path.join(root, f)) for f in COUNTS):
         return root
-    logger.info("generating the built-in demo data set in %s", root)
+    others = [f for f in list_images(root) if not _DEMO_FILE.fullmatch(
+        os.path.relpath(f, root).replace(os.sep, "/"))] if os.path.isdir(root) else []
+    if others:
+        raise DataError(f"dataset.demo: '{root}' holds {len(others)} image(s) of its own (e.g. "
+                        f"{others[0]}) but not the demo set; set dataset.demo=false to train on "
+                        f"them, or choose an empty dataset.root for the demo")
+    if os.path.normpath(root) == os.path.normpath(SHIPPED_ROOT):
+        logger.info("generating the built-in demo data set in %s", root)
+    else:
+        logger.warning("dataset.demo: generating the built-in synthetic demo data set in %s "
+                       "(%d images); if dataset.root was meant to name your own data, fix it "
+                       "and set dataset.demo=false", os.path.abspath(root), sum(COUNTS.values()))
     for seed, (folder, count) in enumerate(sorted(COUNTS.items())):
         rng = np.random.default_rng([2020, seed])
         for i in range(count):

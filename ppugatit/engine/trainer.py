@@ -5,10 +5,13 @@ It knows models only through :class:`ppugatit.models.base.GANModel`; it runs unc
 """
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import math
 import os
 import random
 import signal
+import tempfile
 import time
 import warnings
 
@@ -16,13 +19,13 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ppugatit import checkpoint
+from ppugatit import checkpoint, run_dir
 from ppugatit.config import save_config
 from ppugatit.data.dataset import domain_files, load_test_images, train_loader
 from ppugatit.data.demo import ensure_demo_dataset
 from ppugatit.data.image_io import write_image
 from ppugatit.device import setup_device
-from ppugatit.errors import UserError
+from ppugatit.errors import CheckpointError, UserError
 from ppugatit.logger import format_eta, setup_logger
 from ppugatit.models import MODELS
 from ppugatit.utils import seed_everything
@@ -43,12 +46,24 @@ def init_distributed() -> tuple[int, int]:
 class Trainer:
     """Iteration-based training of ``MODELS[cfg.model.name]``."""
 
-    def __init__(self, cfg, resume: bool = False):
+    def __init__(self, cfg, resume: bool = False, fresh: bool = False):
+        """``resume``: continue the run in ``cfg.output_dir``; ``fresh``: move a run there aside
+        first. Without either, a folder that holds a run is refused."""
         self.cfg = cfg
         self.rank, self.world = init_distributed()
         self.out = cfg.output_dir
         self.ckpt_dir = os.path.join(self.out, "checkpoints")
-        self.logger = setup_logger(os.path.join(self.out, "train.log"), self.rank)
+        self.logger = setup_logger(None, self.rank)
+        early = logging.handlers.BufferingHandler(capacity=1 << 20)
+        self.logger.addHandler(early)  # for train.log, once the set-up has passed every check
+        try:
+            self._set_up(resume, fresh, early)
+        finally:
+            self.logger.removeHandler(early)
+
+    def _set_up(self, resume: bool, fresh: bool, early: logging.Handler) -> None:
+        cfg = self.cfg
+        earlier = run_dir.claim(self.out, resume, fresh) if self.rank == 0 or not fresh else []
         self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world,
                                    cfg.train.cpu_onednn, cfg.train.cpu_keep_memory)
         if cfg.train.amp and self.device == "cpu":
@@ -84,10 +99,20 @@ class Trainer:
 
         self.writer = None
         if self.rank == 0:
+            if earlier:
+                self.logger.warning("--fresh: moved the earlier run in %s to %s", self.out,
+                                    run_dir.move_aside(self.out, earlier))
+            records = list(early.buffer)
+            self.logger = setup_logger(os.path.join(self.out, "train.log"), self.rank)
+            for handler in self.logger.handlers:
+                if isinstance(handler, logging.FileHandler):
+                    for record in records:
+                        handler.handle(record)
             save_config(cfg, os.path.join(self.out, "config.yaml"))
             from visualdl import LogWriter
             self.writer = LogWriter(logdir=os.path.join(self.out, "vdl"))
         self._stop_requested = False
+        self._write_failed: set = set()
 
     # ----- set-up helpers
     def _sample_batch(self, model_cls, root: str) -> dict[str, paddle.Tensor]:
@@ -102,13 +127,26 @@ class Trainer:
         return batch
 
     def _resume(self) -> None:
-        path = os.path.join(self.ckpt_dir, "latest.pdckpt")
-        if not os.path.isfile(path):
-            raise UserError(f"--resume: no checkpoint at {path}; train without --resume first "
-                            f"or check output_dir")
-        state = checkpoint.load(path)
-        if not isinstance(state, dict) or "model" not in state or "iteration" not in state:
-            raise UserError(f"{path}: not a training checkpoint of ppugatit")
+        """Load latest.pdckpt, or, when it cannot be read, the newest periodic checkpoint that
+        can (an unreadable file is renamed ``*.unreadable``, kept for a look, not overwritten)."""
+        latest = os.path.join(self.ckpt_dir, "latest.pdckpt")
+        candidates = [p for p in [latest] + [p for _, p in reversed(
+            checkpoint.checkpoint_paths(self.ckpt_dir))] if os.path.isfile(p)]
+        if not candidates:
+            raise UserError(f"--resume: no checkpoint in {self.ckpt_dir}; train without "
+                            f"--resume first or check output_dir")
+        unreadable = []
+        for path in candidates:
+            try:
+                state = checkpoint.load(path)
+                if not isinstance(state, dict) or "model" not in state or "iteration" not in state:
+                    raise CheckpointError(f"{path}: not a training checkpoint of ppugatit")
+                break
+            except CheckpointError as e:
+                unreadable.append((path, e))
+        else:
+            raise CheckpointError(f"--resume: none of the {len(candidates)} checkpoint(s) in "
+                                  f"{self.ckpt_dir} can be read; the newest: {unreadable[0][1]}")
         self.model.set_state_dict(state["model"], path)
         self.iteration = int(state["iteration"])
         self.best_kid = float(state.get("best_kid", float("inf")))
@@ -117,29 +155,75 @@ class Trainer:
             random.setstate(rng["python"])
         if "numpy" in rng:
             np.random.set_state(rng["numpy"])
+        for bad, error in unreadable:
+            kept = "left in place"
+            if self.rank == 0:
+                try:
+                    os.replace(bad, bad + ".unreadable")
+                    kept = f"kept as {os.path.basename(bad)}.unreadable"
+                except OSError:
+                    pass
+            self.logger.warning("--resume: %s; %s, resuming from %s instead", error, kept, path)
         self.logger.info("resumed from %s at iteration %d", path, self.iteration)
 
     # ----- saving
-    def save(self) -> None:
+    def _try_write(self, what: str, write) -> bool:
+        """Run ``write()``; an OSError (a folder made read-only, a full disk) is reported once
+        per ``what`` and training goes on; a later write that works says so."""
+        try:
+            write()
+        except OSError as e:
+            if what not in self._write_failed:
+                self.logger.error("cannot write %s (%s: %s); training goes on and tries again "
+                                  "next time: make it writable", what, e.strerror,
+                                  e.filename or what)
+            self._write_failed.add(what)
+            return False
+        if what in self._write_failed:
+            self._write_failed.discard(what)
+            self.logger.info("%s can be written again", what)
+        return True
+
+    def save(self, final: bool = False) -> None:
+        """A periodic checkpoint, latest.pdckpt and weights.pdparams. When the final save (end
+        of training or a stop) cannot be written, the checkpoint goes to the temporary folder
+        instead and :class:`UserError` says where: the run stops cleanly and loses nothing."""
         if self.rank != 0:
             return
         state = {"iteration": self.iteration, "model": self.model.state_dict(),
                  "best_kid": self.best_kid,
                  "rng": {"python": random.getstate(), "numpy": np.random.get_state()}}
         path = os.path.join(self.ckpt_dir, f"iter_{self.iteration:07d}.pdckpt")
-        checkpoint.save(state, path)
-        checkpoint.link_or_copy(path, os.path.join(self.ckpt_dir, "latest.pdckpt"))
-        checkpoint.rotate(self.ckpt_dir, self.cfg.train.keep_checkpoints)
-        checkpoint.save(self.model.weights(), os.path.join(self.out, "weights.pdparams"))
-        self.logger.info("saved %s and weights.pdparams", path)
+
+        def write_checkpoint() -> None:
+            checkpoint.save(state, path)
+            checkpoint.link_or_copy(path, os.path.join(self.ckpt_dir, "latest.pdckpt"))
+            checkpoint.rotate(self.ckpt_dir, self.cfg.train.keep_checkpoints)
+        saved = self._try_write(f"checkpoints to {self.ckpt_dir}", write_checkpoint)
+        weights = os.path.join(self.out, "weights.pdparams")
+        if self._try_write(weights, lambda: checkpoint.save(self.model.weights(), weights)) \
+                and saved:
+            self.logger.info("saved %s and weights.pdparams", path)
+        if final and not saved:
+            rescue = os.path.join(tempfile.gettempdir(),
+                                  f"ppugatit-{os.getpid()}-{os.path.basename(path)}")
+            try:
+                checkpoint.save(state, rescue)
+            except OSError as e:
+                raise UserError(f"cannot save iteration {self.iteration} to {self.ckpt_dir} nor "
+                                f"to {rescue} ({e.strerror}); the newest checkpoint saved is in "
+                                f"{self.ckpt_dir}") from None
+            raise UserError(f"cannot save iteration {self.iteration} to {self.ckpt_dir}; saved "
+                            f"it to {rescue} instead: copy it to {self.ckpt_dir}/latest.pdckpt "
+                            f"and --resume")
 
     def write_samples(self) -> None:
         if self.rank != 0:
             return
         grids = self.model.visualize(self.sample_batch)
         for name, grid in grids.items():
-            write_image(os.path.join(self.out, "samples", f"{name}_{self.iteration:07d}.png"),
-                        grid)
+            path = os.path.join(self.out, "samples", f"{name}_{self.iteration:07d}.png")
+            self._try_write("the sample grids", lambda: write_image(path, grid))
             self.writer.add_image(f"vis/{name}", grid, self.iteration, dataformats="HWC")
 
     def evaluate(self) -> dict[str, float]:
@@ -154,8 +238,9 @@ class Trainer:
         note = ""
         if score < self.best_kid:
             self.best_kid = score
-            checkpoint.save(self.model.weights(), os.path.join(self.out, "best.pdparams"))
-            note = " | new best: saved best.pdparams"
+            best = os.path.join(self.out, "best.pdparams")
+            if self._try_write(best, lambda: checkpoint.save(self.model.weights(), best)):
+                note = " | new best: saved best.pdparams"
         self.logger.info("eval at iter %d | %s | %.1f s%s", self.iteration,
                          " | ".join(f"{k} {v:.4f}" for k, v in scores.items()),
                          time.perf_counter() - tic, note)
@@ -187,7 +272,7 @@ class Trainer:
                     for s in (signal.SIGINT, signal.SIGTERM)}
         self.logger.info("training %s on %s from iteration %d to %d, batch %d x %d rank(s), "
                          "output in %s", self.cfg.model.name, self.device, self.iteration + 1,
-                         total, cfg.batch_size, self.world, self.out)
+                         total, cfg.batch_size, self.world, os.path.abspath(self.out))
         self.model.train()
         sums: dict = {}
         reader_cost = batch_cost = 0.0
@@ -209,12 +294,12 @@ class Trainer:
                 if it % cfg.log_interval == 0 or it == total:
                     self._log(sums, window, reader_cost, batch_cost, total)
                     sums, reader_cost, batch_cost, window = {}, 0.0, 0.0, 0
-                if it % cfg.sample_interval == 0 or it == total:
+                if it % cfg.sample_interval == 0 or it == total or self._stop_requested:
                     self.write_samples()
                 if self.evaluator is not None and (it % cfg.eval_interval == 0 or it == total):
                     self.evaluate()
                 if it % cfg.save_interval == 0 or it == total or self._stop_requested:
-                    self.save()
+                    self.save(final=it == total or self._stop_requested)
                 if self._stop_requested:
                     self.logger.warning("stopped at iteration %d; --resume carries on", it)
                     break
@@ -255,4 +340,6 @@ class Trainer:
             self.writer.add_scalar(f"train/{k}", v, it)
         for k, v in lrs.items():
             self.writer.add_scalar(f"train/lr_{k}", v, it)
+        self.writer.add_scalar("train/avg_reader_cost", reader_cost / n, it)
+        self.writer.add_scalar("train/avg_batch_cost", avg_batch, it)
         self.writer.add_scalar("train/ips", ips, it)

@@ -1,0 +1,1 @@
+"""The web app (``tools/app.py``, ``app.gradio.py``): Gradio in front of one loaded model."""

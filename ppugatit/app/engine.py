@@ -1,0 +1,95 @@
+"""The model behind the web app, loaded once: weights of ours, official ``.pt`` or an export."""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Iterable
+
+import numpy as np
+
+from ppugatit.data.dataset import eval_transform
+from ppugatit.inference import (InferenceError, dygraph_runner, load_model, resolve_device,
+                                z_dim)
+from ppugatit.visual import to_uint8
+
+EXPORT_FILES = ("inference.json", "inference.pdmodel", "inference.pdiparams", "inference.yml")
+
+
+def is_export(weights: str) -> bool:
+    """A folder written by tools/export_model.py, one of its files, or an .onnx file."""
+    return (os.path.isdir(weights) or os.path.basename(weights) in EXPORT_FILES
+            or weights.lower().endswith(".onnx"))
+
+
+class Engine:
+    """``translate(picture, direction)`` or ``sample(seed)`` for one loaded model.
+
+    Runners are built once per direction; a lock keeps one forward pass at a time (the web
+    server answers requests on several threads; dygraph is not meant for that).
+    """
+
+    def __init__(self, weights: str, config: str | None = None, overrides: Iterable[str] = (),
+                 device: str | None = None):
+        self.weights = weights
+        self.device = resolve_device(device)
+        self._lock = threading.Lock()
+        if is_export(weights):
+            self._load_export(weights)
+        else:
+            self._load_dygraph(weights, config, overrides)
+
+    def _load_dygraph(self, weights, config, overrides) -> None:
+        from ppugatit.device import setup_device
+
+        setup_device(self.device)
+        model = load_model(weights, config, overrides)
+        m = model.cfg.model
+        self.name, self.task = m.name, model.task
+        if self.task == "generation":
+            self.directions, self.img_size, self.z_dim = (), None, z_dim(model)
+            self._sampler = dygraph_runner(model.sampler())
+        else:
+            self.directions, self.img_size, self.z_dim = tuple(model.directions), m.img_size, None
+            self._runners = {d: dygraph_runner(model.translator(d)) for d in self.directions}
+
+    def _load_export(self, weights) -> None:
+        from ppugatit.runtime import open_predictor
+
+        model = weights if os.path.isdir(weights) or weights.lower().endswith(".onnx") else (
+            os.path.dirname(weights) or ".")
+        predictor = open_predictor(model, "auto", self.device)
+        meta = predictor.meta
+        self.name, self.task = meta.get("model", "exported"), meta["task"]
+        if self.task == "generation":
+            self.directions, self.img_size, self.z_dim = (), None, int(meta["z_dim"])
+            self._sampler = predictor
+        else:
+            self.directions, self.img_size = (meta["direction"],), int(meta["img_size"])
+            self.z_dim = None
+            self._runners = {meta["direction"]: predictor}
+
+    def describe(self) -> str:
+        what = (f"samples from {self.z_dim}-d noise" if self.task == "generation" else
+                f"translates {' / '.join(self.directions)} at {self.img_size} px")
+        source = os.path.basename(self.weights.rstrip("/"))
+        return f"{self.name} ({source}) {what}, on {self.device}"
+
+    def translate(self, picture: np.ndarray, direction: str) -> tuple[np.ndarray,
+                                                                       np.ndarray | None]:
+        """An RGB uint8 picture -> (translation uint8 at img_size, heatmap or None)."""
+        if direction not in self.directions:
+            raise InferenceError(f"direction must be one of {list(self.directions)}, "
+                                 f"got '{direction}'")
+        x = eval_transform(picture, self.img_size)[None]
+        with self._lock:
+            fake, heat = self._runners[direction](x)
+        return to_uint8(fake)[0], None if heat is None else heat[0]
+
+    def sample(self, seed: int) -> np.ndarray:
+        """The picture ``tools/infer.py --num 1 --seed S`` writes."""
+        if self.task != "generation":
+            raise InferenceError(f"{self.name} translates pictures; it does not sample")
+        z = np.random.default_rng(seed).standard_normal((1, self.z_dim), dtype=np.float32)
+        with self._lock:
+            images, _ = self._sampler(z)
+        return to_uint8(images)[0]

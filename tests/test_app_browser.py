@@ -1,0 +1,91 @@
+"""The web app in a real browser: Debian's headless Chromium, driven by Selenium, uploads a
+photo to the page tools/app.py serves and gets the translation back.
+
+Without chromium and chromedriver (``apt-get install chromium chromium-driver``, which .ci/run
+does) this fails under CI and is skipped elsewhere. With PPUGATIT_SCREENSHOT=PATH the page's
+screenshot is also written there, and PPUGATIT_APP_WEIGHTS=W serves W (64 px) instead of
+initialised weights: the README's picture is made so, with the demo weights.
+"""
+import os
+import shutil
+import urllib.request
+
+import numpy as np
+import pytest
+from skimage import data
+
+from app_server import AppServer, tiny_weights
+from ppugatit.data.image_io import write_image
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+SIZE = 64
+# without the background-networking switches Chromium keeps calling home, which a closed
+# network answers slowly
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1280,1400"]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (CHROMIUM and CHROMEDRIVER):
+        message = ("no chromium/chromedriver on PATH; install them with "
+                   "`apt-get install chromium chromium-driver`")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def fetch_image(src: str) -> np.ndarray:
+    import cv2
+
+    with urllib.request.urlopen(src, timeout=30) as r:
+        return cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+def test_upload_a_photo_and_see_it_translated(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = AppServer(tmp_path, os.environ.get("PPUGATIT_APP_WEIGHTS") or tiny_weights(tmp_path))
+    try:
+        photo = tmp_path / "astronaut.png"
+        write_image(str(photo), data.astronaut())
+        browser.get(server.url)
+        wait = WebDriverWait(browser, 90)
+        upload = wait.until(EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "#photos input[type=file]")))
+        upload.send_keys(str(photo))
+        wait.until(EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "#photos [aria-label='astronaut.png']")))
+        wait.until(EC.element_to_be_clickable((By.ID, "run"))).click()
+        out = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#output img")))
+        wait.until(EC.text_to_be_present_in_element((By.ID, "message"), "translated 1 picture"))
+        assert "astronaut.png: 1 face(s) cropped and translated" in browser.find_element(
+            By.ID, "message").text
+        translation = fetch_image(out.get_attribute("src"))
+        seen = fetch_image(browser.find_element(By.CSS_SELECTOR, "#input img")
+                           .get_attribute("src"))
+        assert translation.shape == seen.shape == (SIZE, SIZE, 3)
+        assert np.abs(translation.astype(int) - seen).mean() > 10
+        assert browser.find_elements(By.CSS_SELECTOR, "#heatmap img")
+        assert browser.find_elements(By.CSS_SELECTOR, "#download [aria-label='astronaut_A2B.png']")
+        shot = tmp_path / "app.png"
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        if os.environ.get("PPUGATIT_SCREENSHOT"):
+            shutil.copyfile(shot, os.environ["PPUGATIT_SCREENSHOT"])
+    finally:
+        server.stop()
