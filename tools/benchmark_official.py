@@ -3,7 +3,7 @@
     python tools/benchmark_official.py --repo path/to/UGATIT-pytorch --light 1 --ch 16 ...
 
 Imports the official ``networks.py`` from --repo and runs the step of its UGATIT.train()
-(D update, G update, rho clipping) on random inputs; prints one JSON line, or with --serve
+(D update, G update, rho clipping; tools/official_models.py) on random inputs; prints one JSON line, or with --serve
 times one run per request so that tools/benchmark.py --official-repo can alternate the
 official runs with ours. Not part of the package.
 """

@@ -9,7 +9,7 @@ linear lr decay over the second half, subtracted before each step, then one imag
 domain from its own shuffled loader. The data pipeline is the official one
 (RandomHorizontalFlip, Resize to img_size + 30, RandomCrop, Normalize(0.5, 0.5); a new
 permutation per epoch, as DataLoader(shuffle=True)), written with torch operations on the
-task's pictures because torchvision is not needed for anything else; all randomness comes
+task's pictures so that the torch environment needs no torchvision; all randomness comes
 from torch's global generator seeded with --seed, as in the official code. At each --score-at
 iteration the test sets are translated in eval mode, as the official test(), and the outputs
 (float32, [-1, 1], NCHW) are saved to --out for ppugatit's scorer. Not part of the package.
