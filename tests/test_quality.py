@@ -108,19 +108,22 @@ def test_nicegan_training_learns_the_task_and_a_step_without_adversarial_term_do
     after the last iteration; L1 and SSIM averaged over A2B and B2A.
 
     Measured once with tools/quality_bench.py at iteration 300 (mean L1 / mean SSIM):
-    the official code, seeds 0-2: 22.7 / 0.183, 22.8 / 0.187, 21.3 / 0.200;
-    ours, seeds 0-2: 37.6 / 0.126, 21.2 / 0.214, 24.0 / 0.171;
+    the official code, seeds 0-7: 22.7 / 0.183, 22.8 / 0.187, 21.3 / 0.200, 23.0 / 0.193,
+    21.0 / 0.209, 22.6 / 0.185, 22.6 / 0.188, 22.1 / 0.197;
+    ours, seeds 0-7: 37.6 / 0.126, 21.2 / 0.214, 24.0 / 0.171, 21.9 / 0.192, 21.7 / 0.205,
+    24.7 / 0.167, 44.1 / 0.116, 23.8 / 0.171;
     ours with the adversarial term dropped from the generator loss (``G_loss_A = 0.0 *
-    G_ad_loss_A + ...``, same for B), seed 0: 47.5 / 0.095, as it should be: the decoders
-    then learn from L1 losses alone and blur. The bounds (L1 < 43, SSIM > 0.11) lie between
-    the broken step and every working run. U-GAT-IT has no such test: without its
-    adversarial term it scores *better* L1 and SSIM at this length (seed 0: 35.8 / 0.148
-    against 39.4 / 0.131), its generator being driven by the CAM (x 1000), cycle and identity
-    losses early on (docs/quality.md).
+    G_ad_loss_A + ...``, same for B), seed 0: 47.5 / 0.095 (47.8 / 0.094 in this test), as
+    it should be: the decoders then learn from L1 losses alone and blur. The bounds (L1 < 46,
+    SSIM > 0.105) lie between the broken step and every working run, closest to our two slow
+    seeds (0 and 6; why ours has them is open, docs/quality.md). U-GAT-IT has no such test:
+    without its adversarial term it scores *better* L1 and SSIM at this length (seed 0:
+    35.8 / 0.148 against 39.4 / 0.131), its generator being driven by the CAM (x 1000), cycle
+    and identity losses early on (docs/quality.md).
     """
     root = ensure_quality_task(str(tmp_path / "task"), 64)
     cfg = bench_config("nicegan", 64, 300, 0, root, str(tmp_path / "out"), 300, 2e-4)
     scores = train_and_score(cfg)[300]
     l1_mean = (scores["l1_A2B"] + scores["l1_B2A"]) / 2
     ssim_mean = (scores["ssim_A2B"] + scores["ssim_B2A"]) / 2
-    assert l1_mean < 43 and ssim_mean > 0.11, scores
+    assert l1_mean < 46 and ssim_mean > 0.105, scores
