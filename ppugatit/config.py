@@ -44,6 +44,7 @@ COMMON: dict = {
         "demo": False,       # generate the built-in demo set at ``root`` when it is missing
         "num_workers": 2,
         "flip": True,
+        "paired_test": False,  # testA/x and testB/x show one scene: eval adds L1, SSIM
     },
     "optimizer": {
         "lr": 1e-4,

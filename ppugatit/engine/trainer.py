@@ -94,7 +94,8 @@ class Trainer:
         if cfg.train.eval_interval > 0 and self.rank == 0:
             from ppugatit.engine.evaluator import Evaluator
             self.evaluator = Evaluator(self.model, root, cfg.train.inception_weights,
-                                       cfg.train.eval_num_images, seed=cfg.train.seed)
+                                       cfg.train.eval_num_images, seed=cfg.train.seed,
+                                       paired=cfg.dataset.paired_test)
 
         self.writer = None
         if self.rank == 0:
@@ -225,14 +226,15 @@ class Trainer:
             self._try_write("the sample grids", lambda: write_image(path, grid))
             self.writer.add_image(f"vis/{name}", grid, self.iteration, dataformats="HWC")
 
-    def evaluate(self) -> None:
-        """KID/FID on the test sets; the best weights so far (by mean KID) go to best.pdparams."""
-        from ppugatit.engine.evaluator import mean_kid
+    def evaluate(self) -> dict[str, float]:
+        """KID/FID (and paired L1/SSIM) on the test sets; the best weights so far (by KID
+        averaged over directions, else L1) go to best.pdparams."""
+        from ppugatit.engine.evaluator import selection_score
         tic = time.perf_counter()
         scores = self.evaluator(self.model)
         for k, v in scores.items():
             self.writer.add_scalar(f"eval/{k}", v, self.iteration)
-        score = mean_kid(scores)
+        score = selection_score(scores)
         note = ""
         if score < self.best_kid:
             self.best_kid = score
@@ -242,6 +244,7 @@ class Trainer:
         self.logger.info("eval at iter %d | %s | %.1f s%s", self.iteration,
                          " | ".join(f"{k} {v:.4f}" for k, v in scores.items()),
                          time.perf_counter() - tic, note)
+        return scores
 
     # ----- the loop
     def _request_stop(self, signum, frame) -> None:

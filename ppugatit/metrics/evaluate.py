@@ -12,7 +12,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from ppugatit.metrics.features import features, folder_features, image_files
-from ppugatit.metrics.fid_kid import KID, check_kid_args, fid, kid
+from ppugatit.metrics.fid_kid import KID, check_kid_args, fid, kid, mean_kid
 from ppugatit.metrics.inception import RANDOM_PREFIX, FIDInceptionV3
 
 Images = Union[str, Sequence[np.ndarray]]
@@ -25,6 +25,7 @@ class Scores:
     n_real: int
     n_fake: int
     weights_id: str
+    mean_kid: KID | None = None  # with a source folder: the U-GAT-IT authors' mean_KID
 
     @property
     def meaningless(self) -> bool:
@@ -42,16 +43,21 @@ def _features(images: Images, model: FIDInceptionV3, batch_size: int, cache: boo
 
 def evaluate(real: Images, fake: Images, model: FIDInceptionV3, batch_size: int = 50,
              kid_subsets: int = 50, kid_subset_size: int = 1000, seed: int = 0,
-             cache: bool = True, progress: bool = True) -> Scores:
-    """KID over random subsets (NICE-GAN's defaults: 50 of up to 1000 images) and FID."""
+             cache: bool = True, progress: bool = True, source: Images | None = None) -> Scores:
+    """KID over random subsets (NICE-GAN's defaults: 50 of up to 1000 images) and FID; with
+    ``source`` (the pictures that were translated) also mean_KID."""
     check_kid_args(kid_subsets, kid_subset_size)  # bad input fails now, not after Inception
-    for images in (real, fake):
+    for images in (real, fake, source):
         if isinstance(images, (str, os.PathLike)):
             image_files(os.fspath(images))
     real_f = _features(real, model, batch_size, cache, progress)
     fake_f = _features(fake, model, batch_size, cache, progress)
-    return Scores(kid(fake_f, real_f, kid_subsets, kid_subset_size, seed), fid(fake_f, real_f),
-                  len(real_f), len(fake_f), model.weights_id)
+    k = kid(fake_f, real_f, kid_subsets, kid_subset_size, seed)
+    m = None
+    if source is not None:
+        source_f = _features(source, model, batch_size, cache, progress)
+        m = mean_kid(k, kid(fake_f, source_f, kid_subsets, kid_subset_size, seed))
+    return Scores(k, fid(fake_f, real_f), len(real_f), len(fake_f), model.weights_id, m)
 
 
 def format_scores(scores: Scores) -> str:
@@ -61,6 +67,11 @@ def format_scores(scores: Scores) -> str:
              f"KID x 100: {100 * k.mean:.4f} +- {100 * k.std:.4f}  (unbiased MMD^2, cubic "
              f"polynomial kernel, {len(k.subsets)} subsets of {k.subset_size})",
              f"FID: {scores.fid:.4f}"]
+    if scores.mean_kid is not None:
+        m = scores.mean_kid
+        lines.append(f"mean_KID x 100: {100 * m.mean:.4f} +- {100 * m.std:.4f}  (the U-GAT-IT "
+                     f"authors' mean of KID(real, fake) and KID(source, fake): what the paper's "
+                     f"table compares with, docs/metrics.md)")
     if scores.meaningless:
         warning = (f"WARNING: random Inception weights ({scores.weights_id}): these numbers "
                    f"are meaningless, for testing only")

@@ -133,3 +133,12 @@ def kid(fake: np.ndarray, real: np.ndarray, n_subsets: int = 50, subset_size: in
                                                   seed)
     values = kid_subsets(fake, real, index_fake, index_real)
     return KID(float(values.mean()), float(values.std()), values, size)
+
+
+def mean_kid(kid_target: KID, kid_source: KID) -> KID:
+    """The U-GAT-IT authors' ``mean_KID``: the average of KID(target, fake) and KID(source,
+    fake), means and stds averaged alike (taki0112/GAN_Metrics-Tensorflow,
+    ``mean_kernel_inception_distance``). Not a KID of the target domain: it also rewards
+    translations that stay close to their source (docs/metrics.md)."""
+    return KID((kid_target.mean + kid_source.mean) / 2, (kid_target.std + kid_source.std) / 2,
+               (kid_target.subsets + kid_source.subsets) / 2, kid_target.subset_size)

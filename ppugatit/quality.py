@@ -1,0 +1,150 @@
+"""Scores of translations against the true pictures, and the baselines every score needs.
+
+L1 is the mean absolute difference on 0..255 (lower is better). SSIM is Wang et al.'s
+structural similarity (2004) with their constants (K1 0.01, K2 0.03, L 255) and an 11 x 11
+Gaussian window of sigma 1.5, computed per RGB channel on the whole picture and averaged
+(higher is better, 1 for equal pictures): L1 rewards the right colours in the right places,
+SSIM the right local structure. Both are averaged over the test pairs. Neither rewards
+drawing a texture whose phase cannot be known, so :func:`detail` scores how much
+high-frequency content the translations have against the true pictures.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def l1(fake: np.ndarray, real: np.ndarray) -> float:
+    """Mean |fake - real| over uint8 NHWC pictures, on 0..255."""
+    return float(np.mean(np.abs(fake.astype(np.float64) - real.astype(np.float64))))
+
+
+def _blur(x: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+
+def ssim(fake: np.ndarray, real: np.ndarray) -> float:
+    """Mean SSIM of uint8 NHWC pictures (per channel, then averaged)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for x, y in zip(fake.astype(np.float64), real.astype(np.float64)):
+        mx, my = _blur(x), _blur(y)
+        vx, vy = _blur(x * x) - mx * mx, _blur(y * y) - my * my
+        cov = _blur(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        values.append(s.mean())
+    return float(np.mean(values))
+
+
+def high_frequency(images: np.ndarray) -> float:
+    """Mean |x - blur(x)| on 0..255 (Gaussian, sigma 1): edges, texture and noise."""
+    x = images.astype(np.float32)
+    return float(np.mean([np.abs(i - cv2.GaussianBlur(i, (7, 7), 1.0,
+                                                       borderType=cv2.BORDER_REFLECT)).mean()
+                          for i in x]))
+
+
+def detail(fake: np.ndarray, real: np.ndarray) -> float:
+    """High-frequency content of the translations relative to the true pictures': 1 as
+    detailed, below 1 blurred, above 1 noisier. The textures' phase cannot be predicted
+    (ppugatit.data.quality_task), so L1 and SSIM do not reward drawing them; this does, and
+    it is what the adversarial loss adds over the cycle and identity losses."""
+    return high_frequency(fake) / max(high_frequency(real), 1e-6)
+
+
+def scores(fake: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    if fake.shape != real.shape:
+        raise ValueError(f"translations {fake.shape} and true pictures {real.shape} differ in "
+                         f"shape")
+    return {"l1": l1(fake, real), "ssim": ssim(fake, real), "detail": detail(fake, real)}
+
+
+def colour_transfer(images: np.ndarray, target_mean: np.ndarray,
+                    target_std: np.ndarray) -> np.ndarray:
+    """Per picture and channel, shift and scale to the target domain's mean and std
+    (Reinhard et al.'s transfer, in RGB): the baseline that changes palette, not shape."""
+    x = images.astype(np.float64)
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    std = x.std(axis=(1, 2), keepdims=True) + 1e-6
+    out = (x - mean) / std * target_std + target_mean
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A domain's per-channel mean and (per picture, averaged) std, from its training set."""
+    x = images.astype(np.float64)
+    return x.mean(axis=(0, 1, 2)), x.std(axis=(1, 2)).mean(axis=0)
+
+
+def baselines(task: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per direction, what a translator must beat: identity (the input itself), colour
+    transfer, and the target domain's mean picture (the same blurred output for every input,
+    which L1 rewards: a translator that has collapsed to it scores this). ``task`` holds
+    trainA, trainB, testA, testB as uint8 NHWC arrays."""
+    out = {}
+    for direction, src, dst in (("A2B", "A", "B"), ("B2A", "B", "A")):
+        real, target = task["test" + src], task["test" + dst]
+        mean, std = channel_stats(task["train" + dst])
+        out[f"identity_{direction}"] = scores(real, target)
+        out[f"colour_transfer_{direction}"] = scores(colour_transfer(real, mean, std), target)
+        average = task["train" + dst].astype(np.float64).mean(axis=0) + 0.5
+        out[f"target_mean_{direction}"] = scores(
+            np.broadcast_to(average.astype(np.uint8), target.shape), target)
+    return out
+
+
+# ----- the benchmark's setting (tools/quality_bench.py, tests/test_quality.py)
+
+def model_overrides(model: str, img_size: int) -> dict:
+    """The light, ch 8, n_res 2 models of the benchmark at ``img_size``, with the official
+    discriminator depths where the size allows them (7/5 for U-GAT-IT, 7 for NICE-GAN at
+    128 px; one less at 64 px, as the demo configs)."""
+    if model == "ugatit":
+        deep = img_size >= 128
+        return {"model.name": "ugatit", "model.light": True, "model.ch": 8, "model.n_res": 2,
+                "model.img_size": img_size, "model.n_dis_global": 7 if deep else 6,
+                "model.n_dis_local": 5 if deep else 4}
+    if model == "nicegan":
+        return {"model.name": "nicegan", "model.light": True, "model.ch": 8, "model.n_res": 2,
+                "model.img_size": img_size, "model.n_dis": 7 if img_size >= 96 else 6}
+    raise ValueError(f"unknown model '{model}'")
+
+
+def bench_config(model: str, img_size: int, iterations: int, seed: int, root: str,
+                 output_dir: str, eval_interval: int, lr: float, threads: int = 0,
+                 extra: dict | None = None):
+    """The Trainer config of one benchmark run: official optimiser settings except ``lr``,
+    paired evaluation every ``eval_interval`` iterations, no samples, one save at the end."""
+    from ppugatit.config import build_config
+
+    over = model_overrides(model, img_size)
+    over.update({"dataset.root": root, "dataset.paired_test": True, "dataset.num_workers": 0,
+                 "optimizer.lr": lr, "train.iterations": iterations, "train.seed": seed,
+                 "train.eval_interval": eval_interval, "train.log_interval": 100,
+                 "train.sample_interval": 10 ** 9, "train.save_interval": 10 ** 9,
+                 "train.keep_checkpoints": 1, "train.cpu_threads": threads,
+                 "output_dir": output_dir})
+    over.update(extra or {})
+    return build_config(None, over)
+
+
+def train_and_score(cfg, outputs: dict | None = None) -> dict[int, dict[str, float]]:
+    """Train with the Trainer as a user would and return the paired scores at iteration 0
+    (before training) and at every evaluation: ``{iteration: {"l1_A2B": ..., ...}}``; the
+    translations scored go to ``outputs[iteration]`` if given."""
+    from ppugatit.engine.trainer import Trainer
+
+    history: dict[int, dict[str, float]] = {}
+
+    class Recording(Trainer):
+        def evaluate(self) -> dict[str, float]:
+            scores = super().evaluate()
+            history[self.iteration] = scores
+            if outputs is not None:
+                outputs[self.iteration] = dict(self.evaluator.last_outputs)
+            return scores
+
+    trainer = Recording(cfg)
+    trainer.evaluate()
+    trainer.train()
+    return history
