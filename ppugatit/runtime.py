@@ -82,8 +82,8 @@ def choose_runtime(model: str, runtime: str = "auto") -> str:
     """``paddle`` or ``onnxruntime`` for ``model`` (a folder or an .onnx file).
 
     ``auto``: the only form there is; where a folder has both, ONNX Runtime when it is
-    installed: on CPU, in turns with Paddle Inference (oneDNN), it was faster at 64 and 256 px,
-    light and full, and at par at 128 px (docs/benchmarks.md).
+    installed: on CPU, in turns with Paddle Inference (oneDNN), it was the faster at 64, 128
+    and 256 px, light and full, by 1.25-1.85x (docs/benchmarks.md).
     """
     if runtime not in RUNTIMES:
         raise RuntimeChoiceError(f"--runtime must be one of {list(RUNTIMES)}, got '{runtime}'")
