@@ -19,6 +19,8 @@ from typing import NamedTuple, TextIO
 import cv2
 import numpy as np
 
+from ppugatit.data.image_io import shrink_to_side
+
 # detection runs on the picture shrunk to this long side: a few tenths of a second on a CPU
 DETECT_SIDE = 512
 # the smallest face searched for, in pixels of the shrunk picture
@@ -68,10 +70,7 @@ def detect_faces(img: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Faces in an RGB uint8 picture as ``(x, y, w, h)`` in its pixels, largest first."""
     h, w = img.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(h, w))
-    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    if scale < 1.0:
-        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
-                          interpolation=cv2.INTER_AREA)
+    grey = shrink_to_side(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), DETECT_SIDE)
     if min(grey.shape) < MIN_FACE:
         return []
     hits = _cascade().detect_multi_scale(

@@ -16,7 +16,7 @@ import numpy as np
 
 from ppugatit.app.engine import Engine
 from ppugatit.data.dataset import resize
-from ppugatit.data.image_io import read_image, write_image
+from ppugatit.data.image_io import read_image, shrink_to_side, write_image
 from ppugatit.face import FaceCrop, compose, view
 from ppugatit.visual import overlay
 
@@ -68,15 +68,6 @@ def _upright(img: np.ndarray, path: str) -> np.ndarray:
     return img
 
 
-def shrink(img: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
-    h, w = img.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1.0:
-        return img
-    return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
-                      interpolation=cv2.INTER_AREA)
-
-
 def load_upload(path: str, notes: list[str]) -> np.ndarray | None:
     """The uploaded picture as RGB uint8 (upright, at most MAX_SIDE), or None with a note."""
     name = os.path.basename(path)
@@ -93,7 +84,7 @@ def load_upload(path: str, notes: list[str]) -> np.ndarray | None:
     img = _upright(img, path)
     h, w = img.shape[:2]
     if max(h, w) > MAX_SIDE:
-        img = shrink(img)
+        img = shrink_to_side(img, MAX_SIDE)
         notes.append(f"{name}: {w}x{h} shrunk to {img.shape[1]}x{img.shape[0]} first")
     return img
 

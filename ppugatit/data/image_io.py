@@ -72,6 +72,16 @@ def is_readable(path: str) -> bool:
     return img is not None and img.size > 0
 
 
+def shrink_to_side(img: np.ndarray, side: int) -> np.ndarray:
+    """``img`` with its long side at most ``side`` (area averaging); smaller ones as they are."""
+    h, w = img.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1.0:
+        return img
+    return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def write_image(path: str, rgb: np.ndarray) -> None:
     """Write an RGB uint8 image; the format follows the extension; atomic."""
     ext = os.path.splitext(path)[1] or ".png"
