@@ -9,9 +9,8 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from ppugatit.app.engine import Engine  # noqa: E402
-from ppugatit.app.ui import build_app, launch  # noqa: E402
+from ppugatit.app.engine import Engine
+from ppugatit.app.ui import build_app, launch
 
 WEIGHTS = os.environ.get("PPUGATIT_WEIGHTS") or os.path.join(HERE, "output", "demo",
                                                               "weights.pdparams")

@@ -1,12 +1,10 @@
 import os
 import signal
-import sys
 
 import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 
 import ppugatit  # noqa: E402,F401  (silences Paddle's import-time warning before paddle loads)

@@ -47,7 +47,6 @@ def test_export_writes_the_model_and_its_description(exported):
 MKLDNN_RUN = """
 import sys
 import numpy as np
-sys.path.insert(0, {root!r})
 from ppugatit.export import Predictor
 images, heatmap = Predictor({model!r}, "cpu", enable_mkldnn=True)(np.load({x!r}))
 np.savez({out!r}, images=images, heatmap=heatmap)
@@ -178,7 +177,6 @@ EVERY_MODEL = """
 import sys
 import numpy as np
 import paddle
-sys.path.insert(0, {root!r})
 from ppugatit.attention import SelfAttention
 from ppugatit.config import build_config
 from ppugatit.export import Predictor, export_model

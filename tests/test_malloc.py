@@ -9,7 +9,6 @@ from conftest import ROOT
 PROBE = """
 import resource, sys
 import numpy as np
-sys.path.insert(0, {root!r})
 if {keep}:
     from ppugatit.malloc import keep_freed_memory
     assert keep_freed_memory()
@@ -38,10 +37,8 @@ def test_a_freed_block_is_reused_without_page_faults():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_kept_memory_can_be_given_back():
-    code = f"""
-import sys
+    code = """
 import numpy as np
-sys.path.insert(0, {ROOT!r})
 from ppugatit.malloc import keep_freed_memory, release_freed_memory
 def rss_mb():
     with open("/proc/self/status") as f:

@@ -135,7 +135,6 @@ def test_resume_without_checkpoint_and_from_another_architecture(tmp_path):
 
 KILLER = """
 import sys
-sys.path.insert(0, {root!r})
 import numpy as np
 from ppugatit import checkpoint
 big = {{"w": np.random.rand(4_000_000).astype("float32")}}

@@ -9,10 +9,8 @@ an official .pt, a folder written by tools/export_model.py or its .onnx file. Op
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.cli import run  # noqa: E402
+from ppugatit.cli import run
 
 
 def main(args) -> None:

@@ -14,14 +14,12 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ppugatit.cli import run  # noqa: E402
+from ppugatit.cli import run
 
 
 def photo() -> np.ndarray:

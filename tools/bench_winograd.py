@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 
 import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import paddle  # noqa: E402
-import paddle.nn as nn  # noqa: E402
-import paddle.nn.functional as F  # noqa: E402
-
-from ppugatit.benchmark import median_time  # noqa: E402
+from ppugatit.benchmark import median_time
 
 
 def winograd_matrices(points: list[float], m: int = 4, r: int = 3):

@@ -9,11 +9,9 @@ a table and one JSON line.
 import argparse
 import json
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.cli import run  # noqa: E402
+from ppugatit.cli import run
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", required=True)

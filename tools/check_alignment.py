@@ -3,12 +3,10 @@
     python tools/check_alignment.py --fixture tests/fixtures/ugatit_light_step.npz
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.alignment import check_fixture, format_report, load_fixture  # noqa: E402
-from ppugatit.cli import run  # noqa: E402
+from ppugatit.alignment import check_fixture, format_report, load_fixture
+from ppugatit.cli import run
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--fixture", required=True, nargs="+", help="official .npz fixture(s)")

@@ -6,12 +6,9 @@ The model and its sizes are read off the checkpoint; -c/-o set what it cannot te
 model's img_size).
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.cli import run  # noqa: E402
-from ppugatit.convert import convert_checkpoint_file  # noqa: E402
+from ppugatit.cli import run
+from ppugatit.convert import convert_checkpoint_file
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--src", required=True, help="official checkpoint (.pt)")

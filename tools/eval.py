@@ -14,13 +14,10 @@ are cached next to each folder (<folder>.inception.npz). Standard KID is KID(rea
 mean_KID, the U-GAT-IT authors' number, averages it with KID(source, fake): docs/metrics.md.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.cli import run  # noqa: E402
-from ppugatit.errors import ConfigError  # noqa: E402
-from ppugatit.metrics import FID_WEIGHTS_FILE, FID_WEIGHTS_URL  # noqa: E402
+from ppugatit.cli import run
+from ppugatit.errors import ConfigError
+from ppugatit.metrics import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", help="the model's config (with --weights)")

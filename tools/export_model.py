@@ -16,13 +16,10 @@ stays within 1/255. The batch size is free, the picture size fixed at model.img_
 Generation models export their sampler (noise in).
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.cli import run  # noqa: E402
-from ppugatit.export import export_from_weights  # noqa: E402
-from ppugatit.run_dir import check_writable  # noqa: E402
+from ppugatit.cli import run
+from ppugatit.export import export_from_weights
+from ppugatit.run_dir import check_writable
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", help="the run's config (default: config.yaml beside "

@@ -12,13 +12,10 @@
 models sample instead: --num N --seed S.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit import face  # noqa: E402
-from ppugatit.cli import run  # noqa: E402
-from ppugatit.inference import infer  # noqa: E402
+from ppugatit import face
+from ppugatit.cli import run
+from ppugatit.inference import infer
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", help="the run's config (default: config.yaml beside "

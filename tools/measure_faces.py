@@ -11,14 +11,12 @@ frame, since the detector looks for faces of 32 px and more.
 """
 import argparse
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from ppugatit.cli import run  # noqa: E402
+from ppugatit.cli import run
 
 
 # skimage.data.astronaut(): the eyes and the mouth, marked by hand (as in tests/test_face.py)

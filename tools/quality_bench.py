@@ -18,13 +18,11 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.cli import run  # noqa: E402
-from ppugatit.errors import ConfigError  # noqa: E402
+from ppugatit.cli import run
+from ppugatit.errors import ConfigError
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--models", nargs="+", default=["ugatit", "nicegan"],

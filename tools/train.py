@@ -1,12 +1,9 @@
 """Train a model: python tools/train.py -c configs/demo.yaml [-o key=value ...] [--resume]"""
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ppugatit.cli import run  # noqa: E402
-from ppugatit.config import build_config, parse_overrides  # noqa: E402
-from ppugatit.engine import Trainer  # noqa: E402
+from ppugatit.cli import run
+from ppugatit.config import build_config, parse_overrides
+from ppugatit.engine import Trainer
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("-c", "--config", required=True, help="YAML config, e.g. configs/ugatit.yaml")

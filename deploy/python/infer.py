@@ -9,13 +9,10 @@ Inputs and outputs as tools/infer.py (an image, a folder or a glob; the same fil
 Generation models sample instead: --num N --seed S.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from ppugatit import face  # noqa: E402
-from ppugatit.cli import run  # noqa: E402
-from ppugatit.export import infer_exported  # noqa: E402
+from ppugatit import face
+from ppugatit.cli import run
+from ppugatit.export import infer_exported
 
 
 def str2bool(value: str) -> bool:

@@ -5,9 +5,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from ppugatit.config import build_config  # noqa: E402
-from ppugatit.engine import Trainer  # noqa: E402
+from ppugatit.config import build_config
+from ppugatit.engine import Trainer
 
 trainer = Trainer(build_config(sys.argv[1], sys.argv[2:]), resume="--resume" in os.environ.get(
     "DP_FLAGS", ""))
