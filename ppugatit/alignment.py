@@ -2,9 +2,10 @@
 
 A fixture (``.npz``, format in ``tests/fixtures/README.md``) holds the official weights
 (``before/``), inputs, forward outputs, one training step's losses and the weights after it.
-The model named by the fixture's networks rebuilds all of it from ``before/`` through the same
-converter users run (:meth:`GANModel.fixture_outputs`); this module only compares, by key,
-with the tolerances the fixtures' README states, and reports one row per check.
+The replay below rebuilds all of it with our model, from ``before/`` through the same
+converter users run, under the fixture's own keys; the comparison then goes key by key with
+the tolerances the fixtures' README states, one row per check. The models know nothing of
+fixtures: the replay drives them through their public methods only.
 """
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import paddle
+
 from ppugatit.config import build_config
-from ppugatit.device import setup_device
+from ppugatit.convert import convert_official, paddle_to_official
+from ppugatit.device import restore_device, setup_device
 from ppugatit.errors import DataError
-from ppugatit.models import model_for_networks
+from ppugatit.models import MODELS
+from ppugatit.official import model_for_networks
 
 FORWARD_TOL = 1e-4      # x max(1, max|ref|)
 LOSS_RTOL = 1e-5
@@ -72,16 +77,203 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
     return Row(key, diff, tol, diff <= tol)
 
 
-def check_fixture(fixture: dict, source: str = "fixture") -> list[Row]:
-    """Rebuild everything the fixture records with our code; one row per recorded tensor."""
-    setup_device("cpu")  # the fixtures are CPU float32 numbers; check the CPU path training runs
+# ----- the fixture's setup: config overrides per model
+def _get(fixture: dict, key: str, default=None):
+    return fixture[f"config/{key}"].item() if f"config/{key}" in fixture else default
+
+
+def _ugatit_config(fixture: dict) -> dict:
+    g = lambda key, default=None: _get(fixture, key, default)  # noqa: E731
+    return {"model.name": "ugatit", "model.light": bool(g("light")), "model.ch": int(g("ch")),
+            "model.n_res": int(g("n_res")), "model.img_size": int(g("img_size")),
+            "model.n_dis_global": int(g("n_dis_global", 7)),
+            "model.n_dis_local": int(g("n_dis_local", 5)),
+            "optimizer.lr": float(g("lr")), "optimizer.weight_decay": float(g("weight_decay")),
+            "loss.adv_weight": float(g("adv_weight")),
+            "loss.cycle_weight": float(g("cycle_weight")),
+            "loss.identity_weight": float(g("identity_weight")),
+            "loss.cam_weight": float(g("cam_weight"))}
+
+
+def _nicegan_config(fixture: dict) -> dict:
+    g = lambda key: _get(fixture, key)  # noqa: E731
+    return {"model.name": "nicegan", "model.light": bool(g("light")), "model.ch": int(g("ch")),
+            "model.n_res": int(g("n_res")), "model.n_dis": int(g("n_dis")),
+            "model.img_size": int(g("img_size")), "optimizer.lr": float(g("lr")),
+            "optimizer.weight_decay": float(g("weight_decay")),
+            "loss.adv_weight": float(g("adv_weight")),
+            "loss.cycle_weight": float(g("cycle_weight")),
+            "loss.recon_weight": float(g("recon_weight"))}
+
+
+def _sagan_config(fixture: dict) -> dict:
+    g = lambda key: _get(fixture, key)  # noqa: E731
+    return {"model.name": "sagan", "model.img_size": int(g("image_size")),
+            "model.conv_dim": int(g("conv_dim")), "model.z_dim": int(g("z_dim")),
+            "optimizer.lr": float(g("g_lr")), "optimizer.d_lr": float(g("d_lr")),
+            "optimizer.beta1": float(g("beta1")), "optimizer.beta2": float(g("beta2")),
+            "optimizer.weight_decay": 0.0, "optimizer.decay_flag": False}
+
+
+def fixture_config(fixture: dict, source: str = "fixture") -> dict:
+    """Config overrides (``{"model.ch": 4, ...}``) rebuilding a fixture's official setup."""
     cls = model_for_networks({k.split("/")[1] for k in fixture if k.startswith("before/")},
                              source)
-    cfg = build_config(overrides=cls.fixture_config(fixture))
-    model = cls(cfg)
-    ours = model.fixture_outputs(fixture)
+    name = next(k for k, v in MODELS.items() if v is cls)
+    return REPLAY[name][0](fixture)
+
+
+def fixture_weights(model, fixture: dict) -> dict[str, dict]:
+    """The fixture's ``before/`` tensors, through the converter users run on official
+    checkpoints: what ``model.load_weights`` takes."""
+    official: dict = {}
+    for key, value in fixture.items():
+        if key.startswith("before/"):
+            _, net, name = key.split("/", 2)
+            official.setdefault(net, {})[name] = value
+    return convert_official(model, official, "fixture before/")
+
+
+def fixture_model(fixture: dict, source: str = "fixture"):
+    """The fixture's model with its ``before/`` weights loaded."""
+    model = MODELS[fixture_config(fixture, source)["model.name"]](
+        build_config(overrides=fixture_config(fixture, source)))
+    model.load_weights(fixture_weights(model, fixture))
+    return model
+
+
+# ----- the replay: everything a fixture records, computed by our code
+def _after_tensors(model) -> dict[str, np.ndarray]:
+    """Every network's state in the official names and layout, as the ``after/`` keys."""
+    return {f"after/{net}/{name}": t for net, layer in model.networks.items()
+            for name, t in paddle_to_official(layer).items()}
+
+
+def _step(model, before: dict[str, dict], batch: dict) -> dict:
+    """One training step from the ``before/`` weights: the ``step/`` losses and ``after/``."""
+    model.load_weights(before)
+    model.train()
+    losses = model.train_step(batch)
+    out = {f"step/{name}": np.float64(float(t)) for name, t in losses.items()}
+    out.update(_after_tensors(model))
+    return out
+
+
+def _replay_ugatit(model, fixture: dict) -> tuple[dict, dict]:
+    before = fixture_weights(model, fixture)
+    real_A = paddle.to_tensor(fixture["input/real_A"])
+    real_B = paddle.to_tensor(fixture["input/real_B"])
+    out: dict = {}
+    model.load_weights(before)
+    model.eval()
+    with paddle.no_grad():
+        for net in ("genA2B", "disGA", "disLA"):
+            logit, cam_logit, heatmap = model.networks[net](real_A)
+            for name, t in (("out", logit), ("cam_logit", cam_logit), ("heatmap", heatmap)):
+                out[f"eval_forward/{net}/{name}"] = t.numpy()
+        model.disGA.train()  # a training-mode forward: one power iteration moves u, v
+        out["train_forward/disGA/out"] = model.disGA(real_A)[0].numpy()
+        for name, t in paddle_to_official(model.disGA).items():
+            if name.endswith(("weight_u", "weight_v")):
+                out[f"train_forward/disGA/{name}"] = t
+    out.update(_step(model, before, {"A": real_A, "B": real_B}))
+    return out, {}
+
+
+def _replay_nicegan(model, fixture: dict) -> tuple[dict, dict]:
+    before = fixture_weights(model, fixture)
+    real_A = paddle.to_tensor(fixture["input/real_A"])
+    real_B = paddle.to_tensor(fixture["input/real_B"])
+    out: dict = {}
+    model.load_weights(before)
+    model.eval()
+    with paddle.no_grad():
+        names = ("logit_local", "logit_global", "cam_logit", "heatmap", "z")
+        results = model.disA(real_A)
+        for name, t in zip(names, results):
+            out[f"eval_forward/disA/{name}"] = t.numpy()
+        out["eval_forward/gen2B/out"] = model.gen2B(results[-1]).numpy()
+    out.update(_step(model, before, {"A": real_A, "B": real_B}))
+    return out, {}
+
+
+def _sagan_float_noise(d_losses: dict) -> dict[str, str]:
+    """The parameters whose exact gradient is zero in the step that updates them.
+
+    Adam's first step moves an element by lr * g / (|g| + eps): for a gradient that is
+    zero but for float32 rounding (|g| ~ 1e-9 here) that is a random fraction of lr, in the
+    reference as in ours. The official code re-run (float64, or float32 with another thread
+    count) differs from the fixture on exactly these tensors, by up to 0.6 lr.
+    """
+    noise = {f"after/G/l{i}.0.module.bias": "bias before a train-mode BatchNorm, which "
+             "removes it" for i in range(1, 5)}
+    for net in ("G", "D"):
+        for attn in ("attn1", "attn2"):
+            noise[f"after/{net}/{attn}.key_conv.bias"] = ("shifts all of a query's logits "
+                                                         "alike; the softmax removes it")
+    # relu(1 - x) = 1 - x for every x below the margin, and so on: all terms active
+    active = (abs(float(d_losses["D_loss_real"]) - (1 - float(d_losses["D_out_real"]))) < 1e-6
+              and abs(float(d_losses["D_loss_fake"]) - (1 + float(d_losses["D_out_fake"])))
+              < 1e-6)
+    if active:
+        why = "shifts D(real) and D(fake) alike, every hinge term active"
+        noise["after/D/attn2.value_conv.bias"] = why
+        noise["after/D/last.0.bias"] = why
+    return noise
+
+
+def _replay_sagan(model, fixture: dict) -> tuple[dict, dict]:
+    before = fixture_weights(model, fixture)
+    t = {k: paddle.to_tensor(fixture[f"input/{k}"]) for k in ("z_eval", "z_d", "z_g", "real")}
+    out: dict = {}
+    model.load_weights(before)
+    model.eval()
+    with paddle.no_grad():
+        image, attn1, attn2 = model.G(t["z_eval"])
+    out["eval_forward/G/out"] = image.numpy()
+    out["eval_forward/G/attn1"] = attn1.numpy()
+    out["eval_forward/G/attn2_first_rows"] = attn2[:, :32].numpy()
+
+    model.load_weights(before)
+    model.train()
+    losses = model.d_step(t["real"], t["z_d"])
+    noise = _sagan_float_noise(losses)
+    # D's noise-only parameters: keep our update for their rows, but run the G step with
+    # the reference's values, so that G_loss compares G and D rather than float32 noise
+    ours_d = paddle_to_official(model.D)
+    d_state = model.D.state_dict()
+    pinned = [key.split("/", 2)[2] for key in noise if key.startswith("after/D/")]
+    for name in pinned:
+        paddle.assign(paddle.to_tensor(fixture[f"after/D/{name}"]), d_state[name])
+    losses.update(model.g_step(t["z_g"]))
+    for name in ("D_loss", "G_loss"):
+        out[f"step/{name}"] = np.float64(float(losses[name]))
+    out.update(_after_tensors(model))
+    for name in pinned:
+        out[f"after/D/{name}"] = ours_d[name]
+    return out, noise
+
+
+# model name -> (its fixture's config, its replay returning (outputs, {after/ key: why} for
+# updates that are float32 noise in the reference, held to Adam's 2.5 lr bound only))
+REPLAY = {"ugatit": (_ugatit_config, _replay_ugatit),
+          "nicegan": (_nicegan_config, _replay_nicegan),
+          "sagan": (_sagan_config, _replay_sagan)}
+
+
+def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) -> list[Row]:
+    """Rebuild everything the fixture records with our code; one row per recorded tensor.
+
+    On the CPU, as the fixtures' numbers were made: with the CPU kernels training runs with
+    (``kernels``) or with every layer's reference code."""
+    setup_device("cpu", fast_kernels=kernels)
+    try:
+        over = fixture_config(fixture, source)
+        model = MODELS[over["model.name"]](build_config(overrides=over))
+        ours, noise = REPLAY[over["model.name"]][1](model, fixture)
+    finally:
+        restore_device()
     lrs = model.network_lr()
-    noise = model.fixture_float_noise(fixture)
     rows = []
     for key in fixture:
         if key.split("/")[0] in ("eval_forward", "train_forward", "step", "after"):

@@ -55,12 +55,13 @@ def median_time(fn: Callable[[], object], warmup: int, repeat: int, device: str)
 def machine() -> str:
     """A one-line description of the machine, for reports: the CPU's model, vendor, usable
     cores and vector extensions as detected at start-up, and the load when measured."""
+    from ppugatit.device import has_gpu
     from ppugatit.runtime import describe_cpu
 
     cpu = describe_cpu()
     load = ", load %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
     gpu = ""
-    if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count():
+    if has_gpu():
         gpu = ", " + paddle.device.cuda.get_device_name(0)
     return f"{cpu}{gpu}, Paddle {paddle.__version__}{load}"
 

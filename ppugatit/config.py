@@ -1,7 +1,7 @@
 """YAML configs with ``-o key=value`` overrides, checked against the defaults of each model.
 
-The valid keys and their types are those of :data:`COMMON` plus the chosen model's
-``DEFAULTS``; anything else is refused with the nearest valid key suggested, and a number
+The valid keys and their types are those of ``ppugatit.defaults``: the common sections plus
+the chosen model's; anything else is refused with the nearest valid key suggested, and a number
 outside its range (:data:`AT_LEAST`) with the range named.
 
 ``output_dir: .`` in a YAML file means the file's own folder: a run's saved config.yaml holds
@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from ppugatit.defaults import AT_LEAST, COMMON, MODEL_DEFAULTS, NULLABLE
 from ppugatit.errors import ConfigError
 
 
@@ -34,59 +35,6 @@ class AttrDict(dict):
 
     def __deepcopy__(self, memo: dict) -> "AttrDict":
         return AttrDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
-
-
-COMMON: dict = {
-    "output_dir": "output/ugatit",
-    "model": {"name": "ugatit"},
-    "dataset": {
-        "root": "data/selfie2anime",
-        "demo": False,       # generate the built-in demo set at ``root`` when it is missing
-        "num_workers": 2,
-        "flip": True,
-        "paired_test": False,  # testA/x and testB/x show one scene: eval adds L1, SSIM
-    },
-    "optimizer": {
-        "lr": 1e-4,
-        "beta1": 0.5,
-        "beta2": 0.999,
-        "weight_decay": 1e-4,
-        "decay_flag": True,  # linear decay to 0 over the second half, as the official trainer
-    },
-    "train": {
-        "iterations": 1000000,
-        "batch_size": 1,
-        "seed": 0,
-        "device": "auto",    # auto: the GPU when Paddle sees one
-        "cpu_threads": 0,    # 0: the machine's cores, shared among local processes
-        "cpu_onednn": True,  # CPU convolutions through oneDNN: much faster, about 2x memory
-        "cpu_keep_memory": True,  # reuse freed memory (ppugatit/malloc.py): faster on CPU
-        "log_interval": 100,
-        "sample_interval": 1000,
-        "sample_num": 4,
-        "save_interval": 10000,
-        "keep_checkpoints": 3,
-        "amp": False,        # mixed precision (O1) on GPU
-        "amp_dtype": "float16",  # or bfloat16 (no loss scaling needed)
-        "eval_interval": 0,
-        "eval_num_images": 100,
-        "inception_weights": None,
-    },
-}
-
-# Keys whose value may be null as well as their default's type.
-NULLABLE = {"train.inception_weights"}
-
-# Lower bounds: (bound, strict). A key a model lacks is skipped.
-AT_LEAST: dict[str, tuple[float, bool]] = {
-    **{k: (0, True) for k in ("train.iterations", "train.batch_size", "train.log_interval",
-                              "train.sample_interval", "train.save_interval", "train.sample_num",
-                              "optimizer.lr", "optimizer.d_lr", "model.img_size", "model.ch",
-                              "model.conv_dim", "model.z_dim")},
-    **{k: (0, False) for k in ("dataset.num_workers", "train.keep_checkpoints",
-                               "train.eval_interval", "train.eval_num_images", "train.cpu_threads",
-                               "optimizer.weight_decay")},
-}
 
 
 class _Loader(yaml.SafeLoader):
@@ -192,12 +140,12 @@ def parse_overrides(items: Iterable[str]) -> dict:
 
 
 def model_defaults(name: str) -> dict:
-    from ppugatit.models import MODELS
-    if name not in MODELS:
-        near = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.0)
-        raise ConfigError(f"model.name '{name}' is unknown; choose one of {sorted(MODELS)}"
-                          + (f" (did you mean '{near[0]}'?)" if near else ""))
-    return MODELS[name].DEFAULTS
+    if name not in MODEL_DEFAULTS:
+        near = difflib.get_close_matches(name, list(MODEL_DEFAULTS), n=1, cutoff=0.0)
+        raise ConfigError(f"model.name '{name}' is unknown; choose one of "
+                          f"{sorted(MODEL_DEFAULTS)}" + (f" (did you mean '{near[0]}'?)"
+                                                          if near else ""))
+    return MODEL_DEFAULTS[name]
 
 
 def build_config(path: str | None = None, overrides: Iterable[str] | dict = (), *,

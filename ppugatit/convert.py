@@ -66,39 +66,3 @@ def paddle_to_official(net: nn.Layer) -> dict[str, np.ndarray]:
     """``net``'s state in the official layout (for comparison with official numbers)."""
     transpose = linear_weight_names(net)
     return {k: (v.numpy().T if k in transpose else v.numpy()) for k, v in net.state_dict().items()}
-
-
-def model_from_official(checkpoint: dict, source: str, config: str | None = None,
-                        overrides: list[str] | None = None):
-    """The model matching an official checkpoint, its config read off the tensor shapes."""
-    from ppugatit.config import build_config, parse_overrides
-    from ppugatit.models import model_for_networks
-
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{source}: holds a {type(checkpoint).__name__}, not a dict")
-    cls = model_for_networks([k for k in checkpoint if k in _network_names(checkpoint)], source)
-    over = cls.config_from_official(checkpoint)
-    over.update(parse_overrides(overrides or []))
-    return cls(build_config(config, over))
-
-
-def _network_names(checkpoint: dict) -> list[str]:
-    """Entries that are state dicts (an official NICE-GAN file also holds optimizers, step)."""
-    return [k for k, v in checkpoint.items() if isinstance(v, dict) and v
-            and all(hasattr(t, "shape") for t in v.values())]
-
-
-def convert_checkpoint_file(src: str, dst: str, config: str | None = None,
-                            overrides: list[str] | None = None) -> str:
-    """``tools/convert_weights.py``: read ``src`` (.pt), write our weights to ``dst``."""
-    from ppugatit import checkpoint as ckpt_io
-    from ppugatit import torch_pickle
-
-    official = torch_pickle.load(src)
-    model = model_from_official(official, src, config, overrides)
-    weights = convert_official(model, official, src)
-    ckpt_io.save(weights, dst)
-    n = sum(v.size for sd in weights.values() for v in sd.values())
-    return (f"{dst}: {len(weights)} networks ({', '.join(weights)}), {n / 1e6:.2f}M values, "
-            f"model.name={model.cfg.model.name} light={model.cfg.model.get('light')} "
-            f"ch={model.cfg.model.get('ch')}")

@@ -12,7 +12,6 @@ numbers (2e-2) on SAGAN's transposed convolutions, so their exports run without 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -27,9 +26,9 @@ import yaml
 
 from ppugatit.errors import UserError
 from ppugatit.inference import InferenceError, z_dim
-from ppugatit.layers import onnx_graph
-from ppugatit.malloc import keep_freed_memory
-from ppugatit.runtime import ONNX_FILE, ONNX_META_KEY
+from ppugatit.device import keep_memory_for_inference, resolve_device, setup_device
+from ppugatit.kernels.cpu import onednn_flag, onnx_graph
+from ppugatit.runtime import ONNX_FILE, ONNX_META_KEY, OnnxPredictor, choose_runtime, onnx_path
 from ppugatit.utils import atomic_write, atomic_write_text
 
 PREFIX = "inference"
@@ -217,19 +216,6 @@ def read_meta(model_dir: str) -> dict:
     return meta
 
 
-@contextlib.contextmanager
-def global_onednn_off():
-    """Paddle's global ``FLAGS_use_onednn`` (which dygraph on CPU turns on, see
-    ppugatit/device.py) makes a predictor pick oneDNN kernels whatever its config says, and
-    some refuse our networks (layer_norm over C, H, W): the config alone must decide."""
-    previous = paddle.get_flags(["FLAGS_use_onednn"])["FLAGS_use_onednn"]
-    paddle.set_flags({"FLAGS_use_onednn": False})
-    try:
-        yield
-    finally:
-        paddle.set_flags({"FLAGS_use_onednn": previous})
-
-
 class Predictor:
     """A Paddle Inference predictor of an exported model: ``predictor(batch)`` ->
     ``(images, heatmap or None)`` as numpy, the runner interface of :mod:`ppugatit.inference`."""
@@ -256,7 +242,7 @@ class Predictor:
                 config.set_cpu_math_library_num_threads(cpu_threads)
         config.disable_glog_info()
         try:
-            with global_onednn_off():
+            with onednn_flag(False):
                 self.predictor = inference.create_predictor(config)
         except Exception as e:  # Paddle raises several types for a damaged or foreign model
             raise ExportError(f"{program}: Paddle Inference cannot load it "
@@ -268,7 +254,7 @@ class Predictor:
         x = np.ascontiguousarray(x, dtype=np.float32)
         handle.reshape(list(x.shape))
         handle.copy_from_cpu(x)
-        with global_onednn_off():
+        with onednn_flag(False):
             self.predictor.run()
         outs = [self.predictor.get_output_handle(n).copy_to_cpu()
                 for n in self.predictor.get_output_names()]
@@ -334,9 +320,8 @@ def export_from_weights(weights: str, output_dir: str, config: str | None = None
                         fmt: str = "paddle") -> str:
     """``tools/export_model.py``: load, export, and check the export against dygraph."""
     from ppugatit.inference import load_model
-    from ppugatit.runtime import OnnxPredictor
 
-    paddle.set_device("cpu")
+    setup_device("cpu")
     model = load_model(weights, config, overrides)
     if fmt == "fp16":
         path, diff = save_half_weights(model, output_dir, model.cfg)
@@ -370,14 +355,11 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
                    stream=None, runtime: str = "auto", faces=None) -> str:
     """``deploy/python/infer.py``: what ``tools/infer.py`` does, with an exported model
     (``model_dir`` a folder, or an .onnx file) under Paddle Inference or ONNX Runtime."""
-    from ppugatit.inference import (collect_inputs, resolve_device, sample_files,
-                                    translate_files)
-    from ppugatit.runtime import choose_runtime, open_predictor
+    from ppugatit.inference import collect_inputs, sample_files, translate_files
 
     if choose_runtime(model_dir, runtime) == "paddle":
         device = resolve_device(device)  # the predictor's own config places it
-    if device != "gpu":
-        keep_freed_memory()
+    keep_memory_for_inference(device)
     predictor = open_predictor(model_dir, runtime, device, enable_mkldnn, cpu_threads)
     meta = predictor.meta
     if meta["task"] == "generation":
@@ -395,3 +377,16 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
     summary = translate_files(collect_inputs(source), predictor, int(meta["img_size"]), output,
                               batch_size, heatmap, keep_size, None, stream, faces)
     return summary.line(f"translated ({meta['direction']})", output)
+
+
+def open_predictor(model: str, runtime: str = "auto", device: str | None = "cpu",
+                   enable_mkldnn: bool | None = None, cpu_threads: int | None = None):
+    """A predictor of ``model`` under the runtime :func:`choose_runtime` picks; its
+    ``runtime`` attribute says which."""
+    chosen = choose_runtime(model, runtime)
+    if chosen == "onnxruntime":
+        predictor = OnnxPredictor(onnx_path(model), device, cpu_threads)
+    else:
+        predictor = Predictor(model, device, enable_mkldnn, cpu_threads)
+    predictor.runtime = chosen
+    return predictor

@@ -55,8 +55,9 @@ def load_model(weights: str, config: str | None = None, overrides: Iterable[str]
     """
     from ppugatit import checkpoint, torch_pickle
     from ppugatit.config import build_config
-    from ppugatit.convert import convert_official, model_from_official
+    from ppugatit.convert import convert_official
     from ppugatit.models import MODELS
+    from ppugatit.official import model_from_official
 
     overrides = list(overrides)
     if not os.path.isfile(weights):
@@ -82,20 +83,6 @@ def load_model(weights: str, config: str | None = None, overrides: Iterable[str]
         model.load_weights(state, weights)
     model.eval()
     return model
-
-
-def has_gpu() -> bool:
-    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-
-
-def resolve_device(device: str | None) -> str:
-    """``device`` ("cpu" or "gpu"), or the GPU when Paddle has one."""
-    if device not in (None, "cpu", "gpu"):
-        raise InferenceError(f"--device must be cpu or gpu, got '{device}'")
-    if device == "gpu" and not has_gpu():
-        raise InferenceError("--device gpu: this Paddle has no GPU (a CPU build, or no device "
-                             "visible); use --device cpu or install paddlepaddle-gpu")
-    return device or ("gpu" if has_gpu() else "cpu")
 
 
 def z_dim(model) -> int:
@@ -342,7 +329,7 @@ def infer(weights: str, output: str, source: str | None = None, config: str | No
     the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`)."""
     from ppugatit.device import setup_device
 
-    setup_device(resolve_device(device))
+    setup_device(device, key="--device")
     model = load_model(weights, config, overrides)
     if model.task == "generation":
         if num is None:

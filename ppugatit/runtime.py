@@ -166,16 +166,3 @@ class OnnxPredictor:
         outs = self.session.run(None, {self.input_name: np.ascontiguousarray(x, np.float32)})
         return outs[0], outs[1] if len(outs) > 1 else None
 
-
-def open_predictor(model: str, runtime: str = "auto", device: str | None = "cpu",
-                   enable_mkldnn: bool | None = None, cpu_threads: int | None = None):
-    """A predictor of ``model`` under the runtime :func:`choose_runtime` picks; its
-    ``runtime`` attribute says which."""
-    chosen = choose_runtime(model, runtime)
-    if chosen == "onnxruntime":
-        predictor = OnnxPredictor(onnx_path(model), device, cpu_threads)
-    else:
-        from ppugatit.export import Predictor
-        predictor = Predictor(model, device, enable_mkldnn, cpu_threads)
-    predictor.runtime = chosen
-    return predictor

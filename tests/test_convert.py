@@ -10,7 +10,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from ppugatit import torch_pickle
-from ppugatit.alignment import load_fixture
+from ppugatit.alignment import fixture_config, load_fixture
 from ppugatit.checkpoint import load as load_pdparams
 from ppugatit.config import build_config
 from ppugatit.errors import CheckpointError
@@ -22,7 +22,7 @@ TOOL = os.path.join(ROOT, "tools", "convert_weights.py")
 
 def light_model():
     fixture = load_fixture(os.path.join(FIXTURES, "ugatit_light_step.npz"))
-    return UGATIT(build_config(overrides=UGATIT.fixture_config(fixture))), fixture
+    return UGATIT(build_config(overrides=fixture_config(fixture))), fixture
 
 
 def test_reader_gives_the_official_arrays():

@@ -1,20 +1,21 @@
-"""Building blocks whose behaviour the fixtures do not pin down on their own."""
+"""Building blocks whose behaviour the fixtures do not pin down on their own, and every CPU
+kernel (ppugatit/kernels/cpu.py) against the reference code of its layer."""
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
 
 from ppugatit import layers
-from ppugatit.layers import NearestUpsample2x, conv2d, use_onednn_conv
+from ppugatit.kernels import cpu as kernels
+from ppugatit.layers import NearestUpsample2x, conv2d
 
 
 @pytest.fixture
 def onednn():
-    layers._STATIC_CONVS.clear()  # each test traces its own programs
-    use_onednn_conv(True)
-    yield
-    use_onednn_conv(False)
-    layers._STATIC_CONVS.clear()
+    kernels._STATIC_CONVS.clear()  # each test traces its own programs
+    with kernels.switched(onednn_conv=True):
+        yield
+    kernels._STATIC_CONVS.clear()
 
 
 def grads(fn, x0, w0, x_requires, w_requires):
@@ -28,7 +29,7 @@ def grads(fn, x0, w0, x_requires, w_requires):
 
 @pytest.mark.parametrize("first_without_grad", [False, True])
 def test_onednn_conv_matches_eager_values_and_gradients(onednn, monkeypatch, first_without_grad):
-    monkeypatch.setattr(layers, "ONEDNN_MIN_FLOPS", 0)  # this test's tiny convs too
+    monkeypatch.setattr(kernels, "ONEDNN_MIN_FLOPS", 0)  # this test's tiny convs too
     rng = np.random.default_rng(0)
     x0 = paddle.to_tensor(rng.standard_normal((2, 4, 9, 9)).astype("float32"))
     w0 = paddle.to_tensor(rng.standard_normal((3, 4, 3, 3)).astype("float32"))
@@ -54,30 +55,32 @@ def test_onednn_conv_matches_eager_values_and_gradients(onednn, monkeypatch, fir
         results.append((y.numpy(), b.grad.numpy()))
     for r, g in zip(*results):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
-    assert layers._STATIC_CONVS, "the convolutions did not run as oneDNN programs"
+    assert kernels._STATIC_CONVS, "the convolutions did not run as oneDNN programs"
 
 
 def test_only_convs_worth_a_program_run_through_onednn(onednn):
     """Below ONEDNN_MIN_FLOPS a conv stays eager: its program's fixed cost would exceed it."""
     small = paddle.randn([1, 8, 10, 10]), paddle.randn([8, 8, 3, 3])
-    assert layers.conv_flops(small[0].shape, small[1].shape, 1) == 2 * 8 * 8 * 9 * 8 * 8
+    assert kernels.conv_flops(small[0].shape, small[1].shape, 1) == 2 * 8 * 8 * 9 * 8 * 8
     conv2d(*small)
-    assert not layers._STATIC_CONVS
+    assert not kernels._STATIC_CONVS
     x, w = paddle.randn([1, 32, 66, 66]), paddle.randn([32, 32, 3, 3])
-    assert layers.conv_flops(x.shape, w.shape, 1) >= layers.ONEDNN_MIN_FLOPS
+    assert kernels.conv_flops(x.shape, w.shape, 1) >= kernels.ONEDNN_MIN_FLOPS
     np.testing.assert_allclose(conv2d(x, w).numpy(), F.conv2d(x, w).numpy(),
                                rtol=1e-4, atol=1e-4)
-    assert layers._STATIC_CONVS
+    assert kernels._STATIC_CONVS
 
 
-def test_nearest_upsample_is_paddles_nearest_interpolation_with_its_gradient():
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "reference"])
+def test_nearest_upsample_is_paddles_nearest_interpolation_with_its_gradient(kernel):
     x_np = np.random.default_rng(0).standard_normal([2, 3, 5, 4]).astype("float32")
     g = paddle.randn([2, 3, 10, 8])
     results = []
     for up in (NearestUpsample2x(), lambda t: F.interpolate(t, scale_factor=2, mode="nearest")):
         x = paddle.to_tensor(x_np, stop_gradient=False)
-        y = up(x)
-        (y * g).sum().backward()
+        with kernels.switched(upsample_gradient=kernel):
+            y = up(x)
+            (y * g).sum().backward()
         results.append((y.numpy(), x.grad.numpy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-6)
@@ -86,19 +89,21 @@ def test_nearest_upsample_is_paddles_nearest_interpolation_with_its_gradient():
     np.testing.assert_allclose(results[0][1], blocks, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "reference"])
 @pytest.mark.parametrize("shape, p", [([2, 3, 8, 6], 1), ([1, 4, 64, 64], 1), ([1, 4, 70, 64], 3),
                                       ([2, 8, 40, 33], 2)])
-def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p):
-    """Small maps go through pad3d, larger ones through slices with a hand-written gradient:
-    both must be ReflectionPad2d."""
-    assert (np.prod(shape) >= layers.ReflectionPad2D.SMALL) == (shape != [2, 3, 8, 6])
+def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p, kernel):
+    """With the kernel, small maps go through pad3d, larger ones through slices with a
+    hand-written gradient; without, pad3d: all must be ReflectionPad2d."""
+    assert (np.prod(shape) >= kernels.PAD_SMALL) == (shape != [2, 3, 8, 6])
     rng = np.random.default_rng(0)
     x_np = rng.standard_normal(shape).astype("float32")
     g_np = rng.standard_normal([shape[0], shape[1], shape[2] + 2 * p, shape[3] + 2 * p]).astype(
         "float32")
     x = paddle.to_tensor(x_np, stop_gradient=False)
-    y = layers.ReflectionPad2D(p)(x)
-    (y * paddle.to_tensor(g_np)).sum().backward()
+    with kernels.switched(pad_gradient=kernel):
+        y = layers.ReflectionPad2D(p)(x)
+        (y * paddle.to_tensor(g_np)).sum().backward()
     np.testing.assert_array_equal(y.numpy(), np.pad(x_np, [(0, 0), (0, 0), (p, p), (p, p)],
                                                     mode="reflect"))
     # the gradient adds each padded position's gradient to the pixel it copies
@@ -118,7 +123,7 @@ def test_both_conv_paths_match_float64(onednn, monkeypatch, min_flops):
     """Which kernel a conv takes changes float32 rounding, not accuracy: the output and weight
     gradient of either path stay within a few 1e-7 of an exact float64 convolution."""
     from numpy.lib.stride_tricks import sliding_window_view
-    monkeypatch.setattr(layers, "ONEDNN_MIN_FLOPS", min_flops)
+    monkeypatch.setattr(kernels, "ONEDNN_MIN_FLOPS", min_flops)
     rng = np.random.default_rng(0)
     for x_shape, w_shape, stride in (((1, 16, 34, 34), (32, 16, 4, 4), 2),
                                      ((2, 32, 18, 18), (32, 32, 3, 3), 1)):
@@ -130,11 +135,11 @@ def test_both_conv_paths_match_float64(onednn, monkeypatch, min_flops):
         dw_ref = np.einsum("nkhw,nchwij->kcij", g, patches)
         wt = paddle.to_tensor(w.astype("float32"), stop_gradient=False)
         y = conv2d(paddle.to_tensor(x.astype("float32")), wt, stride=stride)
-        with layers.onednn_programs():
+        with kernels.backward_context():
             (y * paddle.to_tensor(g.astype("float32"))).sum().backward()
         for got, ref in ((y.numpy(), y_ref), (wt.grad.numpy(), dw_ref)):
             assert np.abs(got - ref).max() < 2e-6 * np.abs(ref).max()
-    assert bool(layers._STATIC_CONVS) == (min_flops == 0)
+    assert bool(kernels._STATIC_CONVS) == (min_flops == 0)
 
 
 def test_spectral_norm_groups_equal_separate_calls():
@@ -149,7 +154,7 @@ def test_spectral_norm_groups_equal_separate_calls():
     real, fake = (paddle.to_tensor(rng.uniform(-1, 1, (2, 3, 32, 32)).astype("float32"))
                   for _ in range(2))
     separate = [nets[0](real), nets[0](fake)]
-    with layers.spectral_norm_groups([nets[1]], 2):
+    with kernels.spectral_norm_groups([nets[1]], 2):
         grouped = nets[1](paddle.concat([real, fake]))
     for i in range(2):  # logit, cam_logit
         np.testing.assert_allclose(grouped[i][:2].numpy(), separate[0][i].numpy(), atol=1e-5)
@@ -167,4 +172,63 @@ def test_spectral_norm_groups_equal_separate_calls():
     for name in ref:
         if name.endswith(("weight_u", "weight_v")):  # two power iterations each
             np.testing.assert_allclose(got[name].numpy(), ref[name].numpy(), atol=1e-6)
-    assert all(m.groups == 1 for m in nets[1].sublayers() if isinstance(m, layers._SpectralNorm))
+    # the layers are the paper's again
+    assert not any("forward" in m.__dict__ for m in nets[1].sublayers())
+
+
+def _adailn_float64(x, rho, gamma, beta, eps=1e-5):
+    """U-GAT-IT's AdaILN as the official code writes it, in float64: torch.var is unbiased."""
+    a_in = (x - x.mean((2, 3), keepdims=True)) / np.sqrt(x.var((2, 3), ddof=1, keepdims=True) + eps)
+    a_ln = (x - x.mean((1, 2, 3), keepdims=True)) / np.sqrt(
+        x.var((1, 2, 3), ddof=1, keepdims=True) + eps)
+    out = rho[None, :, None, None] * a_in + (1 - rho[None, :, None, None]) * a_ln
+    return out * gamma[:, :, None, None] + beta[:, :, None, None]
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["fused", "reference"])
+def test_adailn_is_the_papers_with_unbiased_variances(kernel):
+    """Both paths against the official formula in float64, values and input gradients alike
+    between them."""
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal((2, 6, 9, 7)) * 3 + 1
+    rho = rng.uniform(0, 1, 6)
+    gamma, beta = rng.standard_normal((2, 6)), rng.standard_normal((2, 6))
+    norm = layers.AdaILN(6)
+    paddle.assign(paddle.to_tensor(rho.reshape(1, 6, 1, 1).astype("float32")), norm.rho)
+    x = paddle.to_tensor(x_np.astype("float32"), stop_gradient=False)
+    with kernels.switched(fused_norm=kernel):
+        y = norm(x, paddle.to_tensor(gamma.astype("float32")),
+                 paddle.to_tensor(beta.astype("float32")))
+    np.testing.assert_allclose(y.numpy(), _adailn_float64(x_np, rho, gamma, beta), atol=2e-5)
+
+
+@pytest.mark.parametrize("norm_class", ["ugatit.ILN", "ugatit.AdaILN", "nicegan.ILN",
+                                        "nicegan.AdaILN"])
+def test_fused_normalisation_kernel_equals_the_reference(norm_class):
+    """The fused kernel and the reference code: same outputs, same gradients for the input and
+    for every parameter (rho, gamma, beta), for U-GAT-IT's and NICE-GAN's layers."""
+    from ppugatit.networks import nicegan
+
+    family, name = norm_class.split(".")
+    cls = getattr(layers if family == "ugatit" else nicegan, name)
+    rng = np.random.default_rng(1)
+    x_np = rng.standard_normal((3, 5, 8, 8)).astype("float32")
+    g_np = rng.standard_normal((3, 5, 8, 8)).astype("float32")
+    gb = [rng.standard_normal((3, 5)).astype("float32") for _ in range(2)]
+    paddle.seed(0)
+    norm = cls(5)
+    with paddle.no_grad():
+        for p in norm.parameters():  # away from the initial values, where terms vanish
+            p.set_value(p + paddle.to_tensor(rng.uniform(0.1, 0.5, p.shape).astype("float32")))
+    results = []
+    for kernel in (True, False):
+        x = paddle.to_tensor(x_np, stop_gradient=False)
+        extra = [paddle.to_tensor(t, stop_gradient=False) for t in gb] if "Ada" in name else []
+        with kernels.switched(fused_norm=kernel):
+            y = norm(x, *extra)
+            (y * paddle.to_tensor(g_np)).sum().backward()
+        results.append([y.numpy(), x.grad.numpy()] + [t.grad.numpy() for t in extra]
+                       + [p.grad.numpy().copy() for p in norm.parameters()])
+        norm.clear_gradients()
+    for fused, ref in zip(*results):
+        np.testing.assert_allclose(fused, ref, rtol=1e-4, atol=1e-4 * max(1, np.abs(ref).max()))

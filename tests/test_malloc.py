@@ -10,7 +10,7 @@ PROBE = """
 import resource, sys
 import numpy as np
 if {keep}:
-    from ppugatit.malloc import keep_freed_memory
+    from ppugatit.kernels.malloc import keep_freed_memory
     assert keep_freed_memory()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -39,7 +39,7 @@ def test_a_freed_block_is_reused_without_page_faults():
 def test_kept_memory_can_be_given_back():
     code = """
 import numpy as np
-from ppugatit.malloc import keep_freed_memory, release_freed_memory
+from ppugatit.kernels.malloc import keep_freed_memory, release_freed_memory
 def rss_mb():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmRSS"))

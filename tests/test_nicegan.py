@@ -9,13 +9,14 @@ import pytest
 
 from conftest import FIXTURES, ROOT, assert_same_weights, perturbed, train_until_interrupted
 from ppugatit import checkpoint, torch_pickle
-from ppugatit.alignment import check_fixture, load_fixture
+from ppugatit.alignment import check_fixture, fixture_config, load_fixture
 from ppugatit.config import build_config
-from ppugatit.convert import convert_official, model_from_official, paddle_to_official
+from ppugatit.convert import convert_official, paddle_to_official
 from ppugatit.engine import Trainer
 from ppugatit.errors import ConfigError
-from ppugatit.models import MODELS, model_for_networks
+from ppugatit.models import MODELS
 from ppugatit.models.nicegan import NICEGAN
+from ppugatit.official import config_from_official, model_for_networks, model_from_official
 
 FIXTURE = os.path.join(FIXTURES, "nicegan_light_step.npz")
 PT = os.path.join(FIXTURES, "nicegan_light_official.pt")
@@ -34,7 +35,7 @@ def fixture():
 
 
 def fixture_model(fixture):
-    model = NICEGAN(build_config(overrides=NICEGAN.fixture_config(fixture)))
+    model = NICEGAN(build_config(overrides=fixture_config(fixture)))
     official = {}
     for key, value in fixture.items():
         if key.startswith("before/"):
@@ -119,7 +120,7 @@ def test_the_official_checkpoint_reads_with_its_optimizers(fixture):
     for key in keys:
         _, net, name = key.split("/", 2)
         np.testing.assert_array_equal(ckpt[net][name], fixture[key])
-    assert NICEGAN.config_from_official(ckpt) == {
+    assert config_from_official(ckpt) == {
         "model.name": "nicegan", "model.ch": 4, "model.n_res": 2, "model.n_dis": 7,
         "model.light": True}
     assert isinstance(model_from_official(ckpt, PT, overrides=["model.img_size=128"]), NICEGAN)
@@ -140,7 +141,7 @@ def test_convert_tool_output_equals_fixture_before_weights(tmp_path, fixture):
         np.testing.assert_array_equal(np.asarray(weights[net][name]), ref)
         n += 1
     assert n == sum(len(sd) for sd in weights.values()) == 152
-    NICEGAN(build_config(overrides=NICEGAN.fixture_config(fixture))).load_weights(weights)
+    NICEGAN(build_config(overrides=fixture_config(fixture))).load_weights(weights)
 
 
 def test_sizes_of_a_full_model_are_read_off_its_checkpoint():
@@ -148,7 +149,7 @@ def test_sizes_of_a_full_model_are_read_off_its_checkpoint():
                                             "model.n_res": 3, "model.n_dis": 6,
                                             "model.img_size": 48}))
     ckpt = {name: paddle_to_official(net) for name, net in model.networks.items()}
-    assert NICEGAN.config_from_official(ckpt) == {
+    assert config_from_official(ckpt) == {
         "model.name": "nicegan", "model.ch": 2, "model.n_res": 3, "model.n_dis": 6,
         "model.light": False, "model.img_size": 48}
 

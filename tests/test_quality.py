@@ -8,7 +8,8 @@ from conftest import FIXTURES
 from ppugatit.data.quality_task import ensure_quality_task, load_task, make_task
 from ppugatit.errors import DataError
 from ppugatit.metrics.fid_kid import kid, mean_kid
-from ppugatit.quality import baselines, bench_config, l1, ssim, train_and_score
+from ppugatit.engine.quality_run import bench_config, train_and_score
+from ppugatit.quality import baselines, l1, ssim
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from ppugatit.config import build_config
 from ppugatit.data.image_io import read_image
 from ppugatit.engine import Trainer
 from ppugatit.errors import ConfigError, DataError
-from ppugatit.models import model_for_networks
+from ppugatit.kernels.cpu import onednn_flag
+from ppugatit.official import config_from_official, model_for_networks
 from ppugatit.models.sagan import SAGAN
 from ppugatit.networks.sagan import BatchNorm2D
 
@@ -72,7 +73,7 @@ def test_official_state_dicts_map_onto_the_model():
     official = {net: {k.split("/", 2)[2]: v for k, v in fixture.items()
                       if k.startswith(f"before/{net}/")} for net in ("G", "D")}
     assert model_for_networks(official, "test") is SAGAN
-    assert SAGAN.config_from_official(official) == {"model.name": "sagan", "model.z_dim": 32,
+    assert config_from_official(official) == {"model.name": "sagan", "model.z_dim": 32,
                                                    "model.conv_dim": 16}
 
 
@@ -177,12 +178,8 @@ def test_the_sampler_exports_to_a_static_graph(tmp_path):
     paddle.jit.save(static, str(tmp_path / "sampler"))
     # the CPU trainer routes static programs to oneDNN, whose conv_transpose kernel runs only
     # in inference predictors (which turn oneDNN off by default); run this one without it
-    flags = paddle.get_flags(["FLAGS_use_onednn"])
-    paddle.set_flags({"FLAGS_use_onednn": False})
-    try:
+    with onednn_flag(False):
         out = paddle.jit.load(str(tmp_path / "sampler"))(z).numpy()
-    finally:
-        paddle.set_flags(flags)
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 

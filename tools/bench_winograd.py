@@ -21,6 +21,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppugatit.benchmark import median_time
+from ppugatit.device import setup_device
+from ppugatit.kernels.cpu import onednn_flag
 
 
 def winograd_matrices(points: list[float], m: int = 4, r: int = 3):
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", type=int, default=64, help="output side, a multiple of 4")
     parser.add_argument("--repeat", type=int, default=12)
     args = parser.parse_args(argv)
-    paddle.set_device("cpu")
+    setup_device("cpu")
     from numpy.lib.stride_tricks import sliding_window_view
 
     c, size = args.channels, args.size
@@ -120,16 +122,14 @@ def main(argv: list[str] | None = None) -> dict:
     ref = np.einsum("nchwij,kcij->nkhw", sliding_window_view(x.astype(np.float64), (3, 3),
                                                              axis=(2, 3)), w.astype(np.float64))
     results = {}
-    flag = paddle.get_flags(["FLAGS_use_onednn"])
-    paddle.set_flags({"FLAGS_use_onednn": False})  # the predictor's config decides
-    with tempfile.TemporaryDirectory() as tmp:
+    # the predictor's config decides, not the global flag
+    with onednn_flag(False), tempfile.TemporaryDirectory() as tmp:
         for name, layer in (("direct", DirectConv(w)),
                             ("winograd (0, +-1, +-2)", WinogradConv(w, [0, 1, -1, 2, -2])),
                             ("winograd (0, +-1, +-1/2)", WinogradConv(w, [0, 1, -1, .5, -.5]))):
             folder = os.path.join(tmp, str(len(results)))
             seconds, out = exported_time(layer, x, args.repeat, folder)
             results[name] = {"s": seconds, "max_error": float(np.abs(out - ref).max())}
-    paddle.set_flags(flag)
     base = results["direct"]["s"]
     flops = 2 * c * c * 9 * size * size
     print(f"3x3 conv, {c} -> {c} channels, {size} x {size}, batch 1; exported, oneDNN")

@@ -42,13 +42,13 @@ def main() -> None:
     from ppugatit import benchmark as bm
     from ppugatit.config import build_config
     from ppugatit.device import setup_device
-    from ppugatit.malloc import release_freed_memory
+    from ppugatit.kernels.malloc import release_freed_memory
     from ppugatit.models import MODELS
     from ppugatit.runtime import cpu_features
 
     cfg = build_config(args.config, args.override)
     device = setup_device(cfg.train.device, cfg.train.cpu_threads, 1, cfg.train.cpu_onednn,
-                          cfg.train.cpu_keep_memory)
+                          cfg.train.cpu_keep_memory, cfg.train.cpu_kernels)
     m, b = cfg.model, cfg.train.batch_size
     model = MODELS[m.name](cfg)
     result = {"config": args.config, "overrides": args.override, "model": m.name,

@@ -29,7 +29,7 @@ p.add_argument("--serve", action="store_true",
 a = p.parse_args()
 if a.keep_memory:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from ppugatit.malloc import keep_freed_memory  # noqa: E402 (imports no Paddle)
+    from ppugatit.kernels.malloc import keep_freed_memory  # noqa: E402 (imports no Paddle)
     keep_freed_memory()
 from official_models import UGATIT  # noqa: E402 (tools/, next to this script)
 

@@ -8,7 +8,7 @@ model's img_size).
 import argparse
 
 from ppugatit.cli import run
-from ppugatit.convert import convert_checkpoint_file
+from ppugatit.official import convert_checkpoint_file
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--src", required=True, help="official checkpoint (.pt)")

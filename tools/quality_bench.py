@@ -60,7 +60,7 @@ def score_at() -> list[int]:
 
 
 def run_ours(model: str, seed: int, root: str) -> dict:
-    from ppugatit.quality import bench_config, train_and_score
+    from ppugatit.engine.quality_run import bench_config, train_and_score
 
     outputs: dict = {}
     with tempfile.TemporaryDirectory(dir=args.output, prefix=f"ours_{model}_{seed}_") as out:
@@ -83,7 +83,7 @@ def keep_translations(impl: str, model: str, seed: int, outputs: dict) -> None:
 
 
 def official_command(model: str, seed: int, task: str, out: str) -> list[str]:
-    from ppugatit.quality import model_overrides
+    from ppugatit.engine.quality_run import model_overrides
 
     m = model_overrides(model, args.img_size)
     repo = args.official_repo if model == "ugatit" else args.official_nicegan_repo

@@ -8,7 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from ppugatit.data.dataset import eval_transform
-from ppugatit.inference import (InferenceError, dygraph_runner, load_model, resolve_device,
+from ppugatit.device import resolve_device
+from ppugatit.inference import (InferenceError, dygraph_runner, load_model,
                                 z_dim)
 from ppugatit.visual import to_uint8
 
@@ -41,7 +42,7 @@ class Engine:
     def _load_dygraph(self, weights, config, overrides) -> None:
         from ppugatit.device import setup_device
 
-        setup_device(self.device)
+        setup_device(self.device, key="--device")
         model = load_model(weights, config, overrides)
         m = model.cfg.model
         self.name, self.task = m.name, model.task
@@ -53,7 +54,7 @@ class Engine:
             self._runners = {d: dygraph_runner(model.translator(d)) for d in self.directions}
 
     def _load_export(self, weights) -> None:
-        from ppugatit.runtime import open_predictor
+        from ppugatit.export import open_predictor
 
         model = weights if os.path.isdir(weights) or weights.lower().endswith(".onnx") else (
             os.path.dirname(weights) or ".")

@@ -65,7 +65,8 @@ class Trainer:
         cfg = self.cfg
         earlier = run_dir.claim(self.out, resume, fresh) if self.rank == 0 or not fresh else []
         self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world,
-                                   cfg.train.cpu_onednn, cfg.train.cpu_keep_memory)
+                                   cfg.train.cpu_onednn, cfg.train.cpu_keep_memory,
+                                   cfg.train.cpu_kernels)
         if cfg.train.amp and self.device == "cpu":
             self.logger.warning("train.amp: mixed precision needs a GPU; on CPU Paddle's "
                                 "auto_cast leaves the step in float32")

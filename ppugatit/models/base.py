@@ -14,7 +14,7 @@ import paddle.distributed as dist
 import paddle.nn as nn
 
 from ppugatit.errors import CheckpointError, ConfigError
-from ppugatit.layers import onednn_programs
+from ppugatit.kernels.cpu import backward_context
 
 
 class LinearDecay(paddle.optimizer.lr.LRScheduler):
@@ -50,7 +50,7 @@ def set_requires_grad(networks: Iterable[nn.Layer], flag: bool) -> None:
 class GANModel:
     """Base class of the models the Trainer drives.
 
-    Subclasses set ``DEFAULTS`` (their ``model`` and ``loss`` config sections),
+    Subclasses read ``DEFAULTS`` (their config sections) from ``ppugatit.defaults``, set
     ``train_folders``/``test_folders`` (batch key -> folder under ``dataset.root``), build
     ``self.networks`` and
     ``self.optimizers`` and implement :meth:`train_step` and :meth:`visualize`.
@@ -61,7 +61,7 @@ class GANModel:
     test_folders: dict = {"A": "testA", "B": "testB"}
     task: str = "translation"          # or "generation" (images from noise)
     directions: tuple = ("A2B", "B2A")  # translation models: what translator() accepts
-    official_networks: tuple = ()      # the official checkpoint's / fixture's network names
+    official_networks: tuple = ()      # the official checkpoints' network names
     onednn_inference: bool = True      # its export keeps its numbers under Paddle Inference's
                                        # oneDNN (tests/test_export.py checks each model)
 
@@ -107,7 +107,7 @@ class GANModel:
         """Backward, average gradients across ranks, step optimizer ``name`` and clear its grads."""
         opt = self.optimizers[name]
         scaler = self.scalers.get(name)
-        with onednn_programs():  # the backward of the oneDNN convolutions
+        with backward_context():  # the backward of the oneDNN convolutions, if on
             (scaler.scale(loss) if scaler is not None else loss).backward()
         self._allreduce_grads(opt)
         if scaler is not None:
@@ -235,57 +235,6 @@ class GANModel:
                 s.load_state_dict(state["scalers"][k])
 
     # ----- to implement
-    @classmethod
-    def fixture_config(cls, fixture: dict) -> dict:
-        """Config overrides (``{"model.ch": 4, ...}``) rebuilding a fixture's official setup."""
-        raise NotImplementedError
-
-    @classmethod
-    def config_from_official(cls, checkpoint: dict) -> dict:
-        """Config overrides read off an official checkpoint's tensor shapes."""
-        raise NotImplementedError
-
-    def fixture_outputs(self, fixture: dict) -> dict:
-        """Everything the fixture records, computed by our code from its ``before/`` weights,
-        under the fixture's own keys, tensors in the official layout."""
-        raise NotImplementedError
-
-    def fixture_weights(self, fixture: dict) -> dict[str, dict]:
-        """The fixture's ``before/`` tensors, through the converter users run on official
-        checkpoints: what :meth:`load_weights` takes."""
-        from ppugatit.convert import convert_official
-
-        official: dict = {}
-        for key, value in fixture.items():
-            if key.startswith("before/"):
-                _, net, name = key.split("/", 2)
-                official.setdefault(net, {})[name] = value
-        return convert_official(self, official, "fixture before/")
-
-    def after_tensors(self) -> dict[str, np.ndarray]:
-        """Every network's state in the official names and layout, as the fixtures' ``after/``
-        keys."""
-        from ppugatit.convert import paddle_to_official
-
-        return {f"after/{net}/{name}": t for net, layer in self.networks.items()
-                for name, t in paddle_to_official(layer).items()}
-
-    def fixture_step(self, before: dict[str, dict], batch: dict[str, paddle.Tensor]) -> dict:
-        """One training step from the ``before/`` weights: the fixture's ``step/`` losses and
-        ``after/`` tensors."""
-        self.load_weights(before)
-        self.train()
-        losses = self.train_step(batch)
-        out = {f"step/{name}": np.float64(float(t)) for name, t in losses.items()}
-        out.update(self.after_tensors())
-        return out
-
-    def fixture_float_noise(self, fixture: dict) -> dict[str, str]:
-        """``{after/ key: why}`` for tensors whose one-step update is float32 noise in the
-        reference itself (an exactly zero gradient that Adam normalises): the alignment check
-        holds them to Adam's bound of 2.5 lr only. Called after :meth:`fixture_outputs`."""
-        return {}
-
     def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
         """One iteration on ``batch`` (keys as ``train_folders``): update every network and
         return the losses as scalar tensors, ``D_loss`` and ``G_loss`` among them (the Trainer

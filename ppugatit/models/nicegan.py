@@ -7,13 +7,11 @@ training: the encoder is never stepped by the generator loss).
 """
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.losses import mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
@@ -49,22 +47,7 @@ def check_sizes(img_size: int, n_dis: int) -> None:
 
 
 class NICEGAN(GANModel):
-    DEFAULTS = {
-        "output_dir": "output/nicegan",
-        "model": {
-            "name": "nicegan",
-            "light": False,
-            "ch": 64,
-            "n_res": 6,
-            "n_dis": 7,
-            "img_size": 256,
-        },
-        "loss": {
-            "adv_weight": 1.0,
-            "cycle_weight": 10.0,
-            "recon_weight": 10.0,
-        },
-    }
+    DEFAULTS = MODEL_DEFAULTS["nicegan"]
     official_networks = ("gen2B", "gen2A", "disA", "disB")
     onednn_inference = False  # Paddle 3.3.1's oneDNN inference crashes on the SN encoder
 
@@ -196,48 +179,3 @@ class NICEGAN(GANModel):
         if direction not in pairs:
             raise ConfigError(f"direction must be A2B or B2A, got '{direction}'")
         return Translator(*pairs[direction])
-
-    # ----- alignment with the official implementation
-    @classmethod
-    def fixture_config(cls, fixture: dict) -> dict:
-        def get(key):
-            return fixture[f"config/{key}"].item()
-        return {"model.name": "nicegan", "model.light": bool(get("light")),
-                "model.ch": int(get("ch")), "model.n_res": int(get("n_res")),
-                "model.n_dis": int(get("n_dis")), "model.img_size": int(get("img_size")),
-                "optimizer.lr": float(get("lr")),
-                "optimizer.weight_decay": float(get("weight_decay")),
-                "loss.adv_weight": float(get("adv_weight")),
-                "loss.cycle_weight": float(get("cycle_weight")),
-                "loss.recon_weight": float(get("recon_weight"))}
-
-    @classmethod
-    def config_from_official(cls, checkpoint: dict) -> dict:
-        gen, dis = checkpoint["gen2B"], checkpoint["disA"]
-        ch = int(np.shape(gen["UpBlock0.1.weight"])[0]) // 4
-        n_res = len([k for k in gen if re.fullmatch(r"UpBlock1_\d+\.conv1\.weight", k)])
-        n_dis = 6 + len([k for k in dis if re.fullmatch(r"Dis0_0\.\d+\.weight_orig", k)])
-        fc_in = int(np.shape(gen["FC.0.weight"])[1])
-        over = {"model.name": "nicegan", "model.ch": ch, "model.n_res": n_res,
-                "model.n_dis": n_dis, "model.light": fc_in == 4 * ch}
-        if fc_in != 4 * ch:
-            over["model.img_size"] = 4 * int(round((fc_in / (4 * ch)) ** 0.5))
-        return over
-
-    def fixture_outputs(self, fixture: dict) -> dict:
-        before = self.fixture_weights(fixture)
-        real_A = paddle.to_tensor(fixture["input/real_A"])
-        real_B = paddle.to_tensor(fixture["input/real_B"])
-        out: dict = {}
-
-        self.load_weights(before)
-        self.eval()
-        with paddle.no_grad():
-            names = ("logit_local", "logit_global", "cam_logit", "heatmap", "z")
-            results = self.disA(real_A)
-            for name, t in zip(names, results):
-                out[f"eval_forward/disA/{name}"] = t.numpy()
-            out["eval_forward/gen2B/out"] = self.gen2B(results[-1]).numpy()
-
-        out.update(self.fixture_step(before, {"A": real_A, "B": real_B}))
-        return out

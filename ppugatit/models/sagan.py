@@ -9,6 +9,7 @@ import paddle
 import paddle.distributed as dist
 import paddle.nn as nn
 
+from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.losses import hinge_d_loss, hinge_g_loss
 from ppugatit.models.base import GANModel, set_requires_grad
@@ -67,24 +68,7 @@ def _square_grid(images: np.ndarray) -> np.ndarray:
 
 
 class SAGAN(GANModel):
-    DEFAULTS = {
-        "output_dir": "output/sagan",
-        "model": {
-            "name": "sagan",
-            "img_size": IMG_SIZE,
-            "conv_dim": 64,
-            "z_dim": 128,
-        },
-        "loss": {"adv_loss": "hinge"},
-        "optimizer": {
-            "lr": 1e-4,        # the generator's; the two time-scale update rule gives D 4x
-            "d_lr": 4e-4,
-            "beta1": 0.0,
-            "beta2": 0.9,
-            "weight_decay": 0.0,
-            "decay_flag": False,
-        },
-    }
+    DEFAULTS = MODEL_DEFAULTS["sagan"]
     train_folders = {"real": ""}   # every image under dataset.root, sub-folders included
     test_folders: dict = {}
     task = "generation"
@@ -208,83 +192,3 @@ class SAGAN(GANModel):
     def set_state_dict(self, state: dict, source: str = "checkpoint") -> None:
         super().set_state_dict(state, source)
         self.iteration = int(state.get("iteration", 0))
-
-    # ----- alignment with the reference implementation
-    @classmethod
-    def fixture_config(cls, fixture: dict) -> dict:
-        def get(key):
-            return fixture[f"config/{key}"].item()
-        return {"model.name": "sagan", "model.img_size": int(get("image_size")),
-                "model.conv_dim": int(get("conv_dim")), "model.z_dim": int(get("z_dim")),
-                "optimizer.lr": float(get("g_lr")), "optimizer.d_lr": float(get("d_lr")),
-                "optimizer.beta1": float(get("beta1")), "optimizer.beta2": float(get("beta2")),
-                "optimizer.weight_decay": 0.0, "optimizer.decay_flag": False}
-
-    @classmethod
-    def config_from_official(cls, checkpoint: dict) -> dict:
-        z_dim, channels = np.shape(checkpoint["G"]["l1.0.module.weight_bar"])[:2]
-        return {"model.name": "sagan", "model.z_dim": int(z_dim),
-                "model.conv_dim": int(channels) // 8}
-
-    def fixture_outputs(self, fixture: dict) -> dict:
-        from ppugatit.convert import paddle_to_official
-
-        before = self.fixture_weights(fixture)
-        t = {k: paddle.to_tensor(fixture[f"input/{k}"]) for k in ("z_eval", "z_d", "z_g", "real")}
-        out: dict = {}
-
-        self.load_weights(before)
-        self.eval()
-        with paddle.no_grad():
-            image, attn1, attn2 = self.G(t["z_eval"])
-        out["eval_forward/G/out"] = image.numpy()
-        out["eval_forward/G/attn1"] = attn1.numpy()
-        out["eval_forward/G/attn2_first_rows"] = attn2[:, :32].numpy()
-
-        self.load_weights(before)
-        self.train()
-        losses = self.d_step(t["real"], t["z_d"])
-        self._fixture_noise = self._float_noise(losses)
-        # D's noise-only parameters: keep our update for their rows, but run the G step with
-        # the reference's values, so that G_loss compares G and D rather than float32 noise
-        ours_d = paddle_to_official(self.D)
-        d_state = self.D.state_dict()
-        pinned = [key.split("/", 2)[2] for key in self._fixture_noise if key.startswith("after/D/")]
-        for name in pinned:
-            paddle.assign(paddle.to_tensor(fixture[f"after/D/{name}"]), d_state[name])
-        losses.update(self.g_step(t["z_g"]))
-        for name in ("D_loss", "G_loss"):
-            out[f"step/{name}"] = np.float64(float(losses[name]))
-        out.update(self.after_tensors())
-        for name in pinned:
-            out[f"after/D/{name}"] = ours_d[name]
-        return out
-
-    def _float_noise(self, d_losses: dict[str, paddle.Tensor]) -> dict[str, str]:
-        """The parameters whose exact gradient is zero in the step that updates them.
-
-        Adam's first step moves an element by lr * g / (|g| + eps): for a gradient that is
-        zero but for float32 rounding (|g| ~ 1e-9 here) that is a random fraction of lr, in the
-        reference as in ours. The official code re-run (float64, or float32 with another thread
-        count) differs from the fixture on exactly these tensors, by up to 0.6 lr.
-        """
-        noise = {f"after/G/l{i}.0.module.bias": "bias before a train-mode BatchNorm, which "
-                 "removes it" for i in range(1, 5)}
-        for net in ("G", "D"):
-            for attn in ("attn1", "attn2"):
-                noise[f"after/{net}/{attn}.key_conv.bias"] = ("shifts all of a query's logits "
-                                                             "alike; the softmax removes it")
-        # relu(1 - x) = 1 - x for every x below the margin, and so on: all terms active
-        active = (abs(float(d_losses["D_loss_real"]) - (1 - float(d_losses["D_out_real"]))) < 1e-6
-                  and abs(float(d_losses["D_loss_fake"]) - (1 + float(d_losses["D_out_fake"])))
-                  < 1e-6)
-        if active:
-            why = "shifts D(real) and D(fake) alike, every hinge term active"
-            noise["after/D/attn2.value_conv.bias"] = why
-            noise["after/D/last.0.bias"] = why
-        return noise
-
-    def fixture_float_noise(self, fixture: dict) -> dict[str, str]:
-        """After :meth:`fixture_outputs`: ``{after/ key: why}`` for updates that are float32
-        noise in the reference, which the alignment check holds to Adam's 2.5 lr bound only."""
-        return dict(self._fixture_noise)

@@ -1,13 +1,14 @@
 """U-GAT-IT: the official training step, with the official losses and their weights."""
 from __future__ import annotations
 
-import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
-from ppugatit.layers import clip_rho, spectral_norm_groups
+from ppugatit.kernels import cpu as kernels
+from ppugatit.layers import clip_rho
 from ppugatit.losses import bce_to, mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
 from ppugatit.networks.ugatit import Discriminator, ResnetGenerator
@@ -26,32 +27,24 @@ class Translator(nn.Layer):
         return out, heatmap
 
 
-def real_and_fake(d_out: tuple, n: int) -> tuple[tuple, tuple]:
-    """``(logit, cam_logit)`` of a discriminator's real-then-fake batch, each split in two."""
-    logit, cam_logit, _ = d_out
-    return (logit[:n], logit[n:]), (cam_logit[:n], cam_logit[n:])
+def real_and_fake(dis: nn.Layer, real: paddle.Tensor, fake: paddle.Tensor) -> tuple[tuple, tuple]:
+    """``(real_logit, fake_logit), (real_cam_logit, fake_cam_logit)``: the discriminator on real,
+    then on fake images, as the official two calls. With the ``grouped_spectral_norm`` kernel
+    it is one call on ``[real; fake]`` whose spectral norms step twice: the same numbers, up to
+    float32 rounding, in one convolution per layer."""
+    if kernels.enabled("grouped_spectral_norm"):
+        n = real.shape[0]
+        with kernels.spectral_norm_groups([dis], 2):
+            logit, cam_logit, _ = dis(paddle.concat([real, fake]))
+        return (logit[:n], logit[n:]), (cam_logit[:n], cam_logit[n:])
+    real_logit, real_cam_logit, _ = dis(real)
+    fake_logit, fake_cam_logit, _ = dis(fake)
+    return (real_logit, fake_logit), (real_cam_logit, fake_cam_logit)
 
 
 class UGATIT(GANModel):
-    DEFAULTS = {
-        "output_dir": "output/ugatit",
-        "model": {
-            "name": "ugatit",
-            "light": False,
-            "ch": 64,
-            "n_res": 4,
-            "img_size": 256,
-            "n_dis_global": 7,
-            "n_dis_local": 5,
-            "self_attention": False,
-        },
-        "loss": {
-            "adv_weight": 1.0,
-            "cycle_weight": 10.0,
-            "identity_weight": 10.0,
-            "cam_weight": 1000.0,
-        },
-    }
+    DEFAULTS = MODEL_DEFAULTS["ugatit"]
+    official_networks = ("genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB")
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -92,13 +85,12 @@ class UGATIT(GANModel):
     def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
         """One official step: D update, then G update, then rho clipping.
 
-        Rewrites that leave every number as the official code computes it, up to float32
-        rounding: the generators' forwards on real images run once and serve both updates (G
-        does not change in between), batching translation with identity (all normalisation is
-        per sample); in the D update each discriminator takes real and fake in one call whose
-        spectral norms step twice, as the official two calls do (``spectral_norm_groups``); and
-        D's parameters are frozen during the G update, whose gradient for them the official
-        code computes and discards.
+        Against the official order: ``genB2A([real_B; real_A])`` is the official fake_B2A and
+        fake_A2A, computed once for both updates (G does not change in between; every
+        normalisation is per sample), and likewise ``genA2B([real_A; real_B])``; each D sees
+        real then fake (:func:`real_and_fake`); D is frozen in the G update, whose gradient for
+        it the official code computes and discards. The numbers are the official ones up to
+        float32 rounding. The losses are the paper's (Sec. 2.2), their weights lambda_1..4.
         """
         w = self.cfg.loss
         real_A, real_B = batch["A"], batch["B"]
@@ -112,19 +104,19 @@ class UGATIT(GANModel):
         fake_B2A_cam_logit, fake_A2A_cam_logit = cam_A[:n], cam_A[n:]
         fake_A2B_cam_logit, fake_B2B_cam_logit = cam_B[:n], cam_B[n:]
 
-        # ----- D update: each D sees real then fake, in one call of two batch groups
-        with self.autocast(), spectral_norm_groups(self.discriminators, 2):
-            both_A = paddle.concat([real_A, fake_B2A.detach()])
-            both_B = paddle.concat([real_B, fake_A2B.detach()])
+        # ----- D update
+        with self.autocast():
+            fake_A, fake_B = fake_B2A.detach(), fake_A2B.detach()
             (real_GA_logit, fake_GA_logit), (real_GA_cam_logit, fake_GA_cam_logit) = \
-                real_and_fake(self.disGA(both_A), n)
+                real_and_fake(self.disGA, real_A, fake_A)
             (real_LA_logit, fake_LA_logit), (real_LA_cam_logit, fake_LA_cam_logit) = \
-                real_and_fake(self.disLA(both_A), n)
+                real_and_fake(self.disLA, real_A, fake_A)
             (real_GB_logit, fake_GB_logit), (real_GB_cam_logit, fake_GB_cam_logit) = \
-                real_and_fake(self.disGB(both_B), n)
+                real_and_fake(self.disGB, real_B, fake_B)
             (real_LB_logit, fake_LB_logit), (real_LB_cam_logit, fake_LB_cam_logit) = \
-                real_and_fake(self.disLB(both_B), n)
+                real_and_fake(self.disLB, real_B, fake_B)
 
+            # L_lsgan for D, on the logits and on the CAM logits (the paper's L_cam^D)
             D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
             D_ad_cam_loss_GA = mse_to(real_GA_cam_logit, 1) + mse_to(fake_GA_cam_logit, 0)
             D_ad_loss_LA = mse_to(real_LA_logit, 1) + mse_to(fake_LA_logit, 0)
@@ -153,6 +145,7 @@ class UGATIT(GANModel):
                 fake_GB_logit, fake_GB_cam_logit, _ = self.disGB(fake_A2B)
                 fake_LB_logit, fake_LB_cam_logit, _ = self.disLB(fake_A2B)
 
+                # L_lsgan for G: each D's logits and CAM logits on the fakes, towards 1
                 G_ad_loss_GA = mse_to(fake_GA_logit, 1)
                 G_ad_cam_loss_GA = mse_to(fake_GA_cam_logit, 1)
                 G_ad_loss_LA = mse_to(fake_LA_logit, 1)
@@ -162,14 +155,18 @@ class UGATIT(GANModel):
                 G_ad_loss_LB = mse_to(fake_LB_logit, 1)
                 G_ad_cam_loss_LB = mse_to(fake_LB_cam_logit, 1)
 
+                # L_cycle and L_identity: L1 to the input
                 G_recon_loss_A = F.l1_loss(fake_A2B2A, real_A)
                 G_recon_loss_B = F.l1_loss(fake_B2A2B, real_B)
                 G_identity_loss_A = F.l1_loss(fake_A2A, real_A)
                 G_identity_loss_B = F.l1_loss(fake_B2B, real_B)
 
+                # L_cam for G: the generator's CAM tells the source domain from the target
                 G_cam_loss_A = bce_to(fake_B2A_cam_logit, 1) + bce_to(fake_A2A_cam_logit, 0)
                 G_cam_loss_B = bce_to(fake_A2B_cam_logit, 1) + bce_to(fake_B2B_cam_logit, 0)
 
+                # the full objective: lambda_1 L_lsgan + lambda_2 L_cycle + lambda_3 L_identity
+                # + lambda_4 L_cam, lambda = (1, 10, 10, 1000)
                 G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_GA + G_ad_loss_LA
                                               + G_ad_cam_loss_LA)
                 G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_GB + G_ad_loss_LB
@@ -218,64 +215,3 @@ class UGATIT(GANModel):
         if direction not in generators:
             raise ConfigError(f"direction must be A2B or B2A, got '{direction}'")
         return Translator(generators[direction])
-
-    # ----- alignment with the official implementation
-    official_networks = ("genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB")
-
-    @classmethod
-    def fixture_config(cls, fixture: dict) -> dict:
-        def get(key, default=None):
-            return fixture[f"config/{key}"].item() if f"config/{key}" in fixture else default
-        return {"model.name": "ugatit", "model.light": bool(get("light")),
-                "model.ch": int(get("ch")), "model.n_res": int(get("n_res")),
-                "model.img_size": int(get("img_size")),
-                "model.n_dis_global": int(get("n_dis_global", 7)),
-                "model.n_dis_local": int(get("n_dis_local", 5)),
-                "optimizer.lr": float(get("lr")),
-                "optimizer.weight_decay": float(get("weight_decay")),
-                "loss.adv_weight": float(get("adv_weight")),
-                "loss.cycle_weight": float(get("cycle_weight")),
-                "loss.identity_weight": float(get("identity_weight")),
-                "loss.cam_weight": float(get("cam_weight"))}
-
-    @classmethod
-    def config_from_official(cls, checkpoint: dict) -> dict:
-        import re
-        gen, dis_g, dis_l = checkpoint["genA2B"], checkpoint["disGA"], checkpoint["disLA"]
-        ch = int(np.shape(gen["DownBlock.1.weight"])[0])
-        n_res = len([k for k in gen if re.fullmatch(r"DownBlock\.\d+\.conv_block\.1\.weight", k)])
-        fc_in = int(np.shape(gen["FC.0.weight"])[1])
-        over = {"model.name": "ugatit", "model.ch": ch, "model.n_res": n_res,
-                "model.light": fc_in == 4 * ch,
-                "model.n_dis_global": 1 + len([k for k in dis_g if k.startswith("model.")
-                                               and k.endswith("weight_orig")]),
-                "model.n_dis_local": 1 + len([k for k in dis_l if k.startswith("model.")
-                                              and k.endswith("weight_orig")])}
-        if fc_in != 4 * ch:
-            over["model.img_size"] = 4 * int(round((fc_in / (4 * ch)) ** 0.5))
-        return over
-
-    def fixture_outputs(self, fixture: dict) -> dict:
-        from ppugatit.convert import paddle_to_official
-
-        before = self.fixture_weights(fixture)
-        real_A = paddle.to_tensor(fixture["input/real_A"])
-        real_B = paddle.to_tensor(fixture["input/real_B"])
-        out: dict = {}
-
-        self.load_weights(before)
-        self.eval()
-        with paddle.no_grad():
-            for net in ("genA2B", "disGA", "disLA"):
-                logit, cam_logit, heatmap = self.networks[net](real_A)
-                for name, t in (("out", logit), ("cam_logit", cam_logit), ("heatmap", heatmap)):
-                    out[f"eval_forward/{net}/{name}"] = t.numpy()
-
-            self.disGA.train()
-            out["train_forward/disGA/out"] = self.disGA(real_A)[0].numpy()
-            for name, t in paddle_to_official(self.disGA).items():
-                if name.endswith(("weight_u", "weight_v")):
-                    out[f"train_forward/disGA/{name}"] = t
-
-        out.update(self.fixture_step(before, {"A": real_A, "B": real_B}))
-        return out

@@ -16,7 +16,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppugatit.layers import (Conv2D, Linear, ReflectionPad2D, SNConv2D, SNLinear,
-                             mixed_instance_layer_norm)
+                             instance_layer_norm)
 from ppugatit.networks.ugatit import ResnetAdaILNBlock, cam_reweight
 
 
@@ -39,7 +39,7 @@ class AdaILN(nn.Layer):
 
     def forward(self, x: paddle.Tensor, gamma: paddle.Tensor, beta: paddle.Tensor) -> paddle.Tensor:
         w_in, w_ln = softmax_weights(self.rho)
-        return mixed_instance_layer_norm(x, w_in * gamma, w_ln * gamma, beta, self.eps)
+        return instance_layer_norm(x, w_in, w_ln, gamma, beta, self.eps)
 
 
 class ILN(nn.Layer):
@@ -56,12 +56,9 @@ class ILN(nn.Layer):
         self.beta = self.create_parameter(shape, default_initializer=nn.initializer.Constant(0.0))
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        n, c = x.shape[0], x.shape[1]
         w_in, w_ln = softmax_weights(self.rho)
-        gamma = self.gamma.reshape([1, c])
-        return mixed_instance_layer_norm(x, (w_in * gamma).expand([n, c]),
-                                         (w_ln * gamma).expand([n, c]),
-                                         self.beta.reshape([1, c]).expand([n, c]), self.eps)
+        return instance_layer_norm(x, w_in, w_ln, self.gamma.reshape([1, -1]),
+                                   self.beta.reshape([1, -1]), self.eps)
 
 
 class ResnetGenerator(nn.Layer):

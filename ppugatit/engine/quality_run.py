@@ -1,0 +1,61 @@
+"""The quality benchmark's runs (tools/quality_bench.py, tests/test_quality.py): the models'
+setting, and a training run that records the paired scores at every evaluation.
+
+Scoring itself is ``ppugatit/quality.py``, which the evaluator uses; this module drives the
+Trainer and so sits above it.
+"""
+from __future__ import annotations
+
+from ppugatit.config import build_config
+from ppugatit.engine.trainer import Trainer
+
+
+def model_overrides(model: str, img_size: int) -> dict:
+    """The light, ch 8, n_res 2 models of the benchmark at ``img_size``, with the official
+    discriminator depths where the size allows them (7/5 for U-GAT-IT, 7 for NICE-GAN at
+    128 px; one less at 64 px, as the demo configs)."""
+    if model == "ugatit":
+        deep = img_size >= 128
+        return {"model.name": "ugatit", "model.light": True, "model.ch": 8, "model.n_res": 2,
+                "model.img_size": img_size, "model.n_dis_global": 7 if deep else 6,
+                "model.n_dis_local": 5 if deep else 4}
+    if model == "nicegan":
+        return {"model.name": "nicegan", "model.light": True, "model.ch": 8, "model.n_res": 2,
+                "model.img_size": img_size, "model.n_dis": 7 if img_size >= 96 else 6}
+    raise ValueError(f"unknown model '{model}'")
+
+
+def bench_config(model: str, img_size: int, iterations: int, seed: int, root: str,
+                 output_dir: str, eval_interval: int, lr: float, threads: int = 0,
+                 extra: dict | None = None):
+    """The Trainer config of one benchmark run: official optimiser settings except ``lr``,
+    paired evaluation every ``eval_interval`` iterations, no samples, one save at the end."""
+    over = model_overrides(model, img_size)
+    over.update({"dataset.root": root, "dataset.paired_test": True, "dataset.num_workers": 0,
+                 "optimizer.lr": lr, "train.iterations": iterations, "train.seed": seed,
+                 "train.eval_interval": eval_interval, "train.log_interval": 100,
+                 "train.sample_interval": 10 ** 9, "train.save_interval": 10 ** 9,
+                 "train.keep_checkpoints": 1, "train.cpu_threads": threads,
+                 "output_dir": output_dir})
+    over.update(extra or {})
+    return build_config(None, over)
+
+
+def train_and_score(cfg, outputs: dict | None = None) -> dict[int, dict[str, float]]:
+    """Train with the Trainer as a user would and return the paired scores at iteration 0
+    (before training) and at every evaluation: ``{iteration: {"l1_A2B": ..., ...}}``; the
+    translations scored go to ``outputs[iteration]`` if given."""
+    history: dict[int, dict[str, float]] = {}
+
+    class Recording(Trainer):
+        def evaluate(self) -> dict[str, float]:
+            scores = super().evaluate()
+            history[self.iteration] = scores
+            if outputs is not None:
+                outputs[self.iteration] = dict(self.evaluator.last_outputs)
+            return scores
+
+    trainer = Recording(cfg)
+    trainer.evaluate()
+    trainer.train()
+    return history
