@@ -77,42 +77,35 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
     return Row(key, diff, tol, diff <= tol)
 
 
-# ----- the fixture's setup: config overrides per model
-def _get(fixture: dict, key: str, default=None):
-    return fixture[f"config/{key}"].item() if f"config/{key}" in fixture else default
+# ----- the fixture's setup: its config/ keys -> ours, with their types (and a default where
+# older fixtures lack the key); fixed settings after
+_WEIGHTS = [("adv_weight", "loss.adv_weight", float), ("cycle_weight", "loss.cycle_weight", float)]
+_OPTIM = [("lr", "optimizer.lr", float), ("weight_decay", "optimizer.weight_decay", float)]
+_SIZES = [("light", "model.light", bool), ("ch", "model.ch", int), ("n_res", "model.n_res", int),
+          ("img_size", "model.img_size", int)]
+FIXTURE_KEYS = {
+    "ugatit": _SIZES + _OPTIM + _WEIGHTS + [
+        ("n_dis_global", "model.n_dis_global", int, 7),
+        ("n_dis_local", "model.n_dis_local", int, 5),
+        ("identity_weight", "loss.identity_weight", float),
+        ("cam_weight", "loss.cam_weight", float)],
+    "nicegan": _SIZES + _OPTIM + _WEIGHTS + [
+        ("n_dis", "model.n_dis", int), ("recon_weight", "loss.recon_weight", float)],
+    "sagan": [("image_size", "model.img_size", int), ("conv_dim", "model.conv_dim", int),
+              ("z_dim", "model.z_dim", int), ("g_lr", "optimizer.lr", float),
+              ("d_lr", "optimizer.d_lr", float), ("beta1", "optimizer.beta1", float),
+              ("beta2", "optimizer.beta2", float)],
+}
+FIXED = {"sagan": {"optimizer.weight_decay": 0.0, "optimizer.decay_flag": False}}
 
 
-def _ugatit_config(fixture: dict) -> dict:
-    g = lambda key, default=None: _get(fixture, key, default)  # noqa: E731
-    return {"model.name": "ugatit", "model.light": bool(g("light")), "model.ch": int(g("ch")),
-            "model.n_res": int(g("n_res")), "model.img_size": int(g("img_size")),
-            "model.n_dis_global": int(g("n_dis_global", 7)),
-            "model.n_dis_local": int(g("n_dis_local", 5)),
-            "optimizer.lr": float(g("lr")), "optimizer.weight_decay": float(g("weight_decay")),
-            "loss.adv_weight": float(g("adv_weight")),
-            "loss.cycle_weight": float(g("cycle_weight")),
-            "loss.identity_weight": float(g("identity_weight")),
-            "loss.cam_weight": float(g("cam_weight"))}
-
-
-def _nicegan_config(fixture: dict) -> dict:
-    g = lambda key: _get(fixture, key)  # noqa: E731
-    return {"model.name": "nicegan", "model.light": bool(g("light")), "model.ch": int(g("ch")),
-            "model.n_res": int(g("n_res")), "model.n_dis": int(g("n_dis")),
-            "model.img_size": int(g("img_size")), "optimizer.lr": float(g("lr")),
-            "optimizer.weight_decay": float(g("weight_decay")),
-            "loss.adv_weight": float(g("adv_weight")),
-            "loss.cycle_weight": float(g("cycle_weight")),
-            "loss.recon_weight": float(g("recon_weight"))}
-
-
-def _sagan_config(fixture: dict) -> dict:
-    g = lambda key: _get(fixture, key)  # noqa: E731
-    return {"model.name": "sagan", "model.img_size": int(g("image_size")),
-            "model.conv_dim": int(g("conv_dim")), "model.z_dim": int(g("z_dim")),
-            "optimizer.lr": float(g("g_lr")), "optimizer.d_lr": float(g("d_lr")),
-            "optimizer.beta1": float(g("beta1")), "optimizer.beta2": float(g("beta2")),
-            "optimizer.weight_decay": 0.0, "optimizer.decay_flag": False}
+def _fixture_overrides(name: str, fixture: dict) -> dict:
+    over = {"model.name": name}
+    for theirs, ours, kind, *default in FIXTURE_KEYS[name]:
+        key = f"config/{theirs}"
+        over[ours] = kind(fixture[key].item() if key in fixture or not default else default[0])
+    over.update(FIXED.get(name, {}))
+    return over
 
 
 def fixture_config(fixture: dict, source: str = "fixture") -> dict:
@@ -120,7 +113,7 @@ def fixture_config(fixture: dict, source: str = "fixture") -> dict:
     cls = model_for_networks({k.split("/")[1] for k in fixture if k.startswith("before/")},
                              source)
     name = next(k for k, v in MODELS.items() if v is cls)
-    return REPLAY[name][0](fixture)
+    return _fixture_overrides(name, fixture)
 
 
 def fixture_weights(model, fixture: dict) -> dict[str, dict]:
@@ -159,13 +152,17 @@ def _step(model, before: dict[str, dict], batch: dict) -> dict:
     return out
 
 
-def _replay_ugatit(model, fixture: dict) -> tuple[dict, dict]:
+def _translation_start(model, fixture: dict) -> tuple[dict, paddle.Tensor, paddle.Tensor]:
+    """The ``before/`` weights loaded, the model in eval mode, and the two domains' inputs."""
     before = fixture_weights(model, fixture)
-    real_A = paddle.to_tensor(fixture["input/real_A"])
-    real_B = paddle.to_tensor(fixture["input/real_B"])
-    out: dict = {}
     model.load_weights(before)
     model.eval()
+    return before, *(paddle.to_tensor(fixture[f"input/real_{d}"]) for d in "AB")
+
+
+def _replay_ugatit(model, fixture: dict) -> tuple[dict, dict]:
+    before, real_A, real_B = _translation_start(model, fixture)
+    out: dict = {}
     with paddle.no_grad():
         for net in ("genA2B", "disGA", "disLA"):
             logit, cam_logit, heatmap = model.networks[net](real_A)
@@ -181,12 +178,8 @@ def _replay_ugatit(model, fixture: dict) -> tuple[dict, dict]:
 
 
 def _replay_nicegan(model, fixture: dict) -> tuple[dict, dict]:
-    before = fixture_weights(model, fixture)
-    real_A = paddle.to_tensor(fixture["input/real_A"])
-    real_B = paddle.to_tensor(fixture["input/real_B"])
+    before, real_A, real_B = _translation_start(model, fixture)
     out: dict = {}
-    model.load_weights(before)
-    model.eval()
     with paddle.no_grad():
         names = ("logit_local", "logit_global", "cam_logit", "heatmap", "z")
         results = model.disA(real_A)
@@ -254,11 +247,9 @@ def _replay_sagan(model, fixture: dict) -> tuple[dict, dict]:
     return out, noise
 
 
-# model name -> (its fixture's config, its replay returning (outputs, {after/ key: why} for
-# updates that are float32 noise in the reference, held to Adam's 2.5 lr bound only))
-REPLAY = {"ugatit": (_ugatit_config, _replay_ugatit),
-          "nicegan": (_nicegan_config, _replay_nicegan),
-          "sagan": (_sagan_config, _replay_sagan)}
+# model name -> its replay, returning (outputs, {after/ key: why} for updates that are float32
+# noise in the reference, held to Adam's 2.5 lr bound only)
+REPLAY = {"ugatit": _replay_ugatit, "nicegan": _replay_nicegan, "sagan": _replay_sagan}
 
 
 def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) -> list[Row]:
@@ -270,7 +261,7 @@ def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) 
     try:
         over = fixture_config(fixture, source)
         model = MODELS[over["model.name"]](build_config(overrides=over))
-        ours, noise = REPLAY[over["model.name"]][1](model, fixture)
+        ours, noise = REPLAY[over["model.name"]](model, fixture)
     finally:
         restore_device()
     lrs = model.network_lr()

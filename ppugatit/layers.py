@@ -22,12 +22,18 @@ from ppugatit.kernels.cpu import replacement
 
 
 # ----- adaptive instance-layer normalisation (U-GAT-IT, eq. 1)
+def _normalise(x: paddle.Tensor, axis: list[int], eps: float) -> paddle.Tensor:
+    """(x - mean) / sqrt(var + eps) over ``axis``, the variance unbiased (n - 1), as
+    ``torch.var`` gives the official code."""
+    n = math.prod(x.shape[a] for a in axis)
+    centred = x - x.mean(axis=axis, keepdim=True)
+    var = (centred * centred).sum(axis=axis, keepdim=True) / (n - 1)
+    return centred / paddle.sqrt(var + eps)
+
+
 def instance_and_layer_norm(x: paddle.Tensor, eps: float) -> tuple[paddle.Tensor, paddle.Tensor]:
-    """The paper's a_I and a_L: ``x`` normalised per channel and per image, with the unbiased
-    variances ``torch.var`` gives the official code."""
-    in_mean, in_var = x.mean(axis=[2, 3], keepdim=True), x.var(axis=[2, 3], keepdim=True)
-    ln_mean, ln_var = x.mean(axis=[1, 2, 3], keepdim=True), x.var(axis=[1, 2, 3], keepdim=True)
-    return (x - in_mean) / paddle.sqrt(in_var + eps), (x - ln_mean) / paddle.sqrt(ln_var + eps)
+    """The paper's a_I and a_L: ``x`` normalised per channel and per image."""
+    return _normalise(x, [2, 3], eps), _normalise(x, [1, 2, 3], eps)
 
 
 def instance_layer_norm(x: paddle.Tensor, rho_in: paddle.Tensor, rho_ln: paddle.Tensor,

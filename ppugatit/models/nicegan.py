@@ -74,12 +74,13 @@ class NICEGAN(GANModel):
     def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
         """One official step: D update, then G update.
 
-        Rewrites that leave every number as the official code computes it: the D update's fakes
-        are decoded without a graph (the official code detaches them); the G update decodes
-        translation and reconstruction in one batch per generator (all normalisation is per
-        sample); and D's parameters are frozen during the G update, whose gradient for them the
-        official code computes but never applies. Every discriminator forward of the official
-        step still runs, in the same order, since each advances spectral norm's power iteration.
+        Against the official order: ``gen2B([z_A; z_B])`` is the official fake_A2B and
+        fake_B2B in one batch (likewise gen2A; every normalisation is per sample); the D
+        update's fakes are decoded without a graph (the official code detaches them); D is
+        frozen in the G update, whose gradient for it the official code computes but never
+        applies. Every discriminator forward of the official step still runs, in the same
+        order, since each advances spectral norm's power iteration. The losses are the paper's
+        (LSGAN adversarial, cycle, reconstruction), weighted 1, 10, 10.
         """
         w = self.cfg.loss
         real_A, real_B = batch["A"], batch["B"]
@@ -95,6 +96,7 @@ class NICEGAN(GANModel):
             fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, _ = self.disA(fake_B2A)
             fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, _ = self.disB(fake_A2B)
 
+            # L_gan for D: the global, local and CAM heads, real towards 1 and fake towards 0
             D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
             D_ad_loss_LA = mse_to(real_LA_logit, 1) + mse_to(fake_LA_logit, 0)
             D_ad_loss_GB = mse_to(real_GB_logit, 1) + mse_to(fake_GB_logit, 0)
@@ -123,6 +125,7 @@ class NICEGAN(GANModel):
                 fake_B2A2B = self.gen2B(fake_A_z)
                 fake_A2B2A = self.gen2A(fake_B_z)
 
+                # L_gan for G: the three heads on the fakes, towards 1
                 G_ad_loss_GA = mse_to(fake_GA_logit, 1)
                 G_ad_loss_LA = mse_to(fake_LA_logit, 1)
                 G_ad_loss_GB = mse_to(fake_GB_logit, 1)
@@ -130,11 +133,14 @@ class NICEGAN(GANModel):
                 G_ad_cam_loss_A = mse_to(fake_A_cam_logit, 1)
                 G_ad_cam_loss_B = mse_to(fake_B_cam_logit, 1)
 
+                # L_cycle (through the other domain and back) and L_recon (decoding one's own
+                # code): L1 to the input
                 G_cycle_loss_A = F.l1_loss(fake_A2B2A, real_A)
                 G_cycle_loss_B = F.l1_loss(fake_B2A2B, real_B)
                 G_recon_loss_A = F.l1_loss(fake_A2A, real_A)
                 G_recon_loss_B = F.l1_loss(fake_B2B, real_B)
 
+                # the full objective: lambda_1 L_gan + lambda_2 L_cycle + lambda_3 L_recon
                 G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_A + G_ad_loss_LA)
                 G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_B + G_ad_loss_LB)
                 G_loss_A = (G_ad_loss_A + w.cycle_weight * G_cycle_loss_A

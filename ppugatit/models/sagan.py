@@ -123,6 +123,7 @@ class SAGAN(GANModel):
             with paddle.no_grad():
                 fake = self.G(z)[0]
             fake_logit = self.D(fake)[0]
+            # the paper's hinge loss for D: relu(1 - D(x)) + relu(1 + D(G(z)))
             D_loss_real, D_loss_fake = hinge_d_loss(real_logit, fake_logit)
             D_loss = D_loss_real + D_loss_fake
         self.backward_and_step(D_loss, "D")
@@ -135,6 +136,7 @@ class SAGAN(GANModel):
         set_requires_grad([self.D], False)
         try:
             with self.autocast():
+                # and for G: -D(G(z))
                 G_loss = hinge_g_loss(self.D(self.G(z)[0])[0])
             self.backward_and_step(G_loss, "G")
         finally:
