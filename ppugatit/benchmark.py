@@ -56,7 +56,7 @@ def machine() -> str:
     """A one-line description of the machine, for reports: the CPU's model, vendor, usable
     cores and vector extensions as detected at start-up, and the load when measured."""
     from ppugatit.device import has_gpu
-    from ppugatit.runtime import describe_cpu
+    from ppugatit.kernels.cpuinfo import describe_cpu
 
     cpu = describe_cpu()
     load = ", load %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""

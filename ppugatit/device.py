@@ -13,6 +13,7 @@ import paddle
 
 from ppugatit.errors import ConfigError
 from ppugatit.kernels import cpu as kernels
+from ppugatit.kernels.cpuinfo import cpu_features
 from ppugatit.kernels.malloc import keep_freed_memory
 
 _SAVED: list[dict] = []
@@ -35,11 +36,20 @@ def resolve_device(device: str | None, key: str = "--device") -> str:
 
 
 def cpu_kernel_defaults(onednn: bool = True, fast_kernels: bool = True) -> dict[str, bool]:
-    """Which CPU kernels to use on this CPU: every one that paid in its A/B (docs/benchmarks.md)
-    unless ``fast_kernels`` is off, oneDNN convolutions only with ``onednn``."""
+    """Which CPU kernels to use: every one, since each paid or broke even in its A/B on both
+    CPU families (ppugatit/kernels/__init__.py), unless ``fast_kernels`` is off; oneDNN
+    convolutions only with ``onednn``."""
     switches = {name: fast_kernels for name in kernels.KERNELS}
     switches["onednn_conv"] = fast_kernels and onednn
     return switches
+
+
+def onednn_min_flops(features: dict | None = None) -> float:
+    """The size from which a convolution repays a oneDNN program, by what the CPU offers."""
+    f = features or cpu_features()
+    if f["vendor"] == "GenuineIntel" and f["avx512"]:
+        return kernels.ONEDNN_MIN_FLOPS_AVX512_INTEL
+    return kernels.ONEDNN_MIN_FLOPS_DEFAULT
 
 
 def setup_device(device: str | None = "auto", cpu_threads: int = 0, processes: int = 1,
@@ -54,7 +64,7 @@ def setup_device(device: str | None = "auto", cpu_threads: int = 0, processes: i
     step at 256 px; ``fast_kernels`` off computes every layer by its reference code.
     """
     chosen = resolve_device(device, key)
-    _SAVED.append({"device": paddle.get_device(),
+    _SAVED.append({"device": paddle.get_device(), "min_flops": kernels.ONEDNN_MIN_FLOPS,
                    "kernels": {name: kernels.enabled(name) for name in kernels.KERNELS}})
     if chosen == "gpu":
         paddle.set_device("gpu")
@@ -65,6 +75,7 @@ def setup_device(device: str | None = "auto", cpu_threads: int = 0, processes: i
         keep_freed_memory()
     paddle.base.core.set_num_threads(cpu_threads or cpu_threads_for(processes))
     kernels.configure(**cpu_kernel_defaults(onednn, fast_kernels))
+    kernels.ONEDNN_MIN_FLOPS = onednn_min_flops()
     return "cpu"
 
 
@@ -82,6 +93,7 @@ def restore_device() -> None:
     saved = _SAVED.pop()
     paddle.set_device(saved["device"])
     kernels.configure(**saved["kernels"])
+    kernels.ONEDNN_MIN_FLOPS = saved["min_flops"]
     paddle.base.core.set_num_threads(cpu_threads_for(1))
 
 

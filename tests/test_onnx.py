@@ -20,7 +20,8 @@ from ppugatit.data.image_io import read_image, write_image
 from ppugatit.export import ExportError, export_from_weights, export_model
 from ppugatit.inference import dygraph_runner, infer, load_model
 from ppugatit.models import MODELS
-from ppugatit.runtime import OnnxPredictor, RuntimeChoiceError, choose_runtime, cpu_features
+from ppugatit.kernels.cpuinfo import cpu_features
+from ppugatit.runtime import OnnxPredictor, RuntimeChoiceError, choose_runtime
 
 DEPLOY = os.path.join(ROOT, "deploy", "python", "infer.py")
 MODELS_UNDER_TEST = {

@@ -44,7 +44,7 @@ def main() -> None:
     from ppugatit.device import setup_device
     from ppugatit.kernels.malloc import release_freed_memory
     from ppugatit.models import MODELS
-    from ppugatit.runtime import cpu_features
+    from ppugatit.kernels.cpuinfo import cpu_features
 
     cfg = build_config(args.config, args.override)
     device = setup_device(cfg.train.device, cfg.train.cpu_threads, 1, cfg.train.cpu_onednn,

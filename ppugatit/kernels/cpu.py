@@ -30,8 +30,12 @@ _ONNX_GRAPH = {"enabled": False}
 _STATIC_CONVS: dict = {}
 # Forward FLOPs below which a convolution stays eager even with oneDNN on: each conv program
 # costs about 0.5 ms (forward and backward) before any arithmetic, more than Paddle's eager
-# kernel needs for such a conv. Measured per conv shape in the demo and light-128 steps.
-ONEDNN_MIN_FLOPS = 8e6
+# kernel needs for such a conv. Measured per conv shape on AMD EPYC (8 MFLOP); on Intel with
+# AVX-512 the light-128 step is 2-3% faster at 20-40 MFLOP (A/B in one process), where
+# ppugatit/device.py sets 30 MFLOP (ONEDNN_MIN_FLOPS_AVX512_INTEL).
+ONEDNN_MIN_FLOPS_DEFAULT = 8e6
+ONEDNN_MIN_FLOPS_AVX512_INTEL = 3e7
+ONEDNN_MIN_FLOPS = ONEDNN_MIN_FLOPS_DEFAULT
 # Below this many elements Paddle's pad3d kernel beats the hand-written gradient (measured
 # forward plus backward, 8-256 channels, 8-128 px).
 PAD_SMALL = 16384
