@@ -89,13 +89,18 @@ def test_nearest_upsample_is_paddles_nearest_interpolation_with_its_gradient(ker
     np.testing.assert_allclose(results[0][1], blocks, rtol=1e-6, atol=1e-6)
 
 
+PAD_CASES = [([2, 3, 8, 6], 1), ([1, 4, 64, 64], 1), ([1, 4, 70, 64], 3), ([2, 16, 34, 30], 3),
+             ([2, 8, 40, 33], 2), ([1, 2, 200, 170], 1)]
+
+
 @pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "reference"])
-@pytest.mark.parametrize("shape, p", [([2, 3, 8, 6], 1), ([1, 4, 64, 64], 1), ([1, 4, 70, 64], 3),
-                                      ([2, 8, 40, 33], 2)])
+@pytest.mark.parametrize("shape, p", PAD_CASES)
 def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p, kernel):
-    """With the kernel, small maps go through pad3d, larger ones through slices with a
-    hand-written gradient; without, pad3d: all must be ReflectionPad2d."""
-    assert (np.prod(shape) >= kernels.PAD_SMALL) == (shape != [2, 3, 8, 6])
+    """With the kernel, maps up to MATMUL_PAD_MAX (its gradient: MATMUL_PAD_GRAD_MAX) through
+    products with a fold matrix, larger ones through slices with a hand-written gradient;
+    without, pad3d: all must be ReflectionPad2d, bit for bit."""
+    assert any(max(shape[2:]) <= kernels.MATMUL_PAD_MAX for shape, _ in PAD_CASES)
+    assert any(max(shape[2:]) > kernels.MATMUL_PAD_MAX for shape, _ in PAD_CASES)
     rng = np.random.default_rng(0)
     x_np = rng.standard_normal(shape).astype("float32")
     g_np = rng.standard_normal([shape[0], shape[1], shape[2] + 2 * p, shape[3] + 2 * p]).astype(
