@@ -201,7 +201,8 @@ class _ReflectionPadCPU(paddle.autograd.PyLayer):
     """Reflection padding with a hand-written gradient: autograd's gradient of the slices and
     concatenations builds a full-size tensor per slice and sums them; this one adds only the
     edges, on small maps as two products with a 0/1 fold matrix (the same sums, in the same
-    order: exact)."""
+    order: exact for finite values; an inf spreads along its row as NaN, 0 x inf, where the
+    sliced form keeps it in place: the loss is non-finite and the trainer stops either way)."""
 
     @staticmethod
     def forward(ctx, x: paddle.Tensor, p: int) -> paddle.Tensor:
