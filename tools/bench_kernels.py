@@ -14,7 +14,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 from ppugatit.cli import run
 
@@ -29,8 +28,8 @@ parser.add_argument("--child", choices=["keep", "plain"], help=argparse.SUPPRESS
 args = parser.parse_args()
 
 
-def step_timer(keep_memory: bool = True):
-    """A function timing one training step of the config's model, and the model."""
+def step_runner(keep_memory: bool = True):
+    """A function running one training step of the config's model, and the model."""
     import paddle
 
     from ppugatit import benchmark as bm
@@ -45,49 +44,42 @@ def step_timer(keep_memory: bool = True):
     model.train()
     batch = bm.synthetic_batch(model, cfg.train.batch_size, cfg.model.img_size)
 
-    def train():
-        tic = time.perf_counter()
-        model.train_step(batch)
-        return time.perf_counter() - tic
-
-    return train, model, batch, cfg
+    return (lambda: model.train_step(batch)), model, batch, cfg
 
 
-def forward_timer(model, batch):
+def forward_runner(model, batch):
     import paddle
 
     if model.task != "translation":
         return None
     layer = model.translator("A2B")
-    x = batch["A"]
 
     def infer():
-        tic = time.perf_counter()
         with paddle.no_grad():
-            layer(x)
-        return time.perf_counter() - tic
+            layer(batch["A"])
 
     return infer
 
 
-def in_turns(fn, switches: list[dict], warmup: int, rounds: int) -> list[list[float]]:
+def on_and_off(fn, name: str) -> dict[str, float]:
+    """``fn`` with every kernel on and with kernel ``name`` off, in turns (benchmark.in_turns)."""
+    from ppugatit.benchmark import in_turns
     from ppugatit.kernels import cpu as kernels
 
-    times = [[] for _ in switches]
-    for i in range(warmup + rounds):
-        for j, setting in enumerate(switches):
-            with kernels.switched(**setting):
-                t = fn()
-            if i >= warmup:
-                times[j].append(t)
-    return times
+    def off():
+        with kernels.switched(**{name: False}):
+            fn()
+
+    times = in_turns({"on": fn, "off": off}, None, args.warmup, args.rounds, "cpu")
+    on, off_s = statistics.median(times["on"]), statistics.median(times["off"])
+    return {"on_s": on, "off_s": off_s, "on_over_off": on / off_s}
 
 
 def child() -> None:
-    train, *_ = step_timer(keep_memory=args.child == "keep")
-    for _ in range(args.warmup):
-        train()
-    print(json.dumps([train() for _ in range(args.rounds)]))
+    from ppugatit.benchmark import in_turns
+
+    train, *_ = step_runner(keep_memory=args.child == "keep")
+    print(json.dumps(in_turns({"step": train}, None, args.warmup, args.rounds, "cpu")["step"]))
 
 
 def malloc_ab() -> dict:
@@ -118,8 +110,8 @@ def main() -> None:
                          f"{', '.join(kernels.KERNELS)}, malloc")
     train = infer = None
     if set(names) - {"malloc"}:  # malloc alone: no model here, the children hold theirs
-        train, model, batch, _ = step_timer()
-        infer = forward_timer(model, batch) if args.inference else None
+        train, model, batch, _ = step_runner()
+        infer = forward_runner(model, batch) if args.inference else None
     report = {"config": args.config, "overrides": args.override, "machine": machine(),
               "rounds": args.rounds, "kernels": {}}
     print(f"{args.config} {' '.join(args.override)} on {report['machine']}")
@@ -128,13 +120,8 @@ def main() -> None:
         if name == "malloc":
             result = malloc_ab()
         else:
-            result = {}
-            for part, fn in (("train", train), ("inference", infer)):
-                if fn is None:
-                    continue
-                on, off = in_turns(fn, [{}, {name: False}], args.warmup, args.rounds)
-                result[part] = {"on_s": statistics.median(on), "off_s": statistics.median(off)}
-                result[part]["on_over_off"] = result[part]["on_s"] / result[part]["off_s"]
+            result = {part: on_and_off(fn, name) for part, fn in (("train", train),
+                                                                  ("inference", infer)) if fn}
         report["kernels"][name] = result
         for part, r in result.items():
             print(f"{name:<24} {part:<10} {r['on_s']:>9.4f}s {r['off_s']:>9.4f}s "

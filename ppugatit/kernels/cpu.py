@@ -98,8 +98,8 @@ def replacement(op: str) -> Callable | None:
     """The kernel that computes ``op`` here and now, or None for the layer's reference code."""
     if not paddle.in_dynamic_mode():
         return (_ONNX if _ONNX_GRAPH["enabled"] else _STATIC).get(op)
-    name = _EAGER_SWITCH.get(op)
-    return _EAGER[op] if name is not None and _ON[name] else None
+    switch, kernel = _EAGER.get(op, (None, None))
+    return kernel if switch is not None and _ON[switch] else None
 
 
 # ----- oneDNN convolutions
@@ -232,10 +232,6 @@ def reflection_pad_cpu(x: paddle.Tensor, p: int) -> paddle.Tensor:
     return _ReflectionPadCPU.apply(x, p)
 
 
-def _onnx_reflection_pad(x: paddle.Tensor, p: int) -> paddle.Tensor:
-    return F.pad(x, [p, p, p, p], mode="reflect")
-
-
 # ----- nearest up-sampling
 def broadcast_upsample_nearest2x(x: paddle.Tensor) -> paddle.Tensor:
     n, c, h, w = x.shape
@@ -345,15 +341,14 @@ def _grouped_forward(layer: nn.Layer, k: int) -> Callable:
     return forward
 
 
-# op -> (switch, kernel) in dygraph; the static forms of exported programs
-_EAGER_SWITCH = {"conv2d": "onednn_conv", "reflection_pad": "pad_gradient",
-                 "upsample_nearest2x": "upsample_gradient", "instance_layer_norm": "fused_norm"}
-_EAGER = {"conv2d": onednn_conv2d, "reflection_pad": reflection_pad_cpu,
-          "upsample_nearest2x": upsample_nearest2x_block_gradient,
-          "instance_layer_norm": fused_instance_layer_norm}
+# op -> (switch, kernel) in dygraph; the static forms of exported programs (an op missing
+# there takes the layer's reference code: ONNX's reflection padding is the reference F.pad)
+_EAGER = {"conv2d": ("onednn_conv", onednn_conv2d),
+          "reflection_pad": ("pad_gradient", reflection_pad_cpu),
+          "upsample_nearest2x": ("upsample_gradient", upsample_nearest2x_block_gradient),
+          "instance_layer_norm": ("fused_norm", fused_instance_layer_norm)}
 _STATIC = {"reflection_pad": sliced_reflection_pad,
            "upsample_nearest2x": broadcast_upsample_nearest2x,
            "instance_layer_norm": fused_instance_layer_norm}
-_ONNX = {"reflection_pad": _onnx_reflection_pad,
-         "upsample_nearest2x": _onnx_upsample_nearest2x,
+_ONNX = {"upsample_nearest2x": _onnx_upsample_nearest2x,
          "instance_layer_norm": _onnx_instance_layer_norm}

@@ -1,4 +1,4 @@
-"""What the CPU offers, read once at start-up from /proc/cpuinfo: the kernels' settings, thread
+"""What the CPU offers, read from /proc/cpuinfo at start-up: the kernels' settings, thread
 counts and benchmark reports follow it, and no CPU is assumed. Imports nothing heavy."""
 from __future__ import annotations
 
