@@ -21,8 +21,9 @@ from ppugatit.convert import convert_official, paddle_to_official
 from ppugatit.device import restore_device, setup_device
 from ppugatit.errors import DataError
 from ppugatit.models import MODELS
-from ppugatit.official import model_for_networks
+from ppugatit.official import model_name_for_networks
 
+RESULT_SECTIONS = ("eval_forward", "train_forward", "step", "after")
 FORWARD_TOL = 1e-4      # x max(1, max|ref|)
 LOSS_RTOL = 1e-5
 UV_TOL = 1e-5
@@ -110,9 +111,8 @@ def _fixture_overrides(name: str, fixture: dict) -> dict:
 
 def fixture_config(fixture: dict, source: str = "fixture") -> dict:
     """Config overrides (``{"model.ch": 4, ...}``) rebuilding a fixture's official setup."""
-    cls = model_for_networks({k.split("/")[1] for k in fixture if k.startswith("before/")},
-                             source)
-    name = next(k for k, v in MODELS.items() if v is cls)
+    name = model_name_for_networks({k.split("/")[1] for k in fixture
+                                    if k.startswith("before/")}, source)
     return _fixture_overrides(name, fixture)
 
 
@@ -127,11 +127,12 @@ def fixture_weights(model, fixture: dict) -> dict[str, dict]:
     return convert_official(model, official, "fixture before/")
 
 
-def fixture_model(fixture: dict, source: str = "fixture"):
-    """The fixture's model with its ``before/`` weights loaded."""
-    model = MODELS[fixture_config(fixture, source)["model.name"]](
-        build_config(overrides=fixture_config(fixture, source)))
-    model.load_weights(fixture_weights(model, fixture))
+def fixture_model(fixture: dict, source: str = "fixture", weights: bool = True):
+    """The fixture's model, with its ``before/`` weights loaded unless ``weights`` is off."""
+    over = fixture_config(fixture, source)
+    model = MODELS[over["model.name"]](build_config(overrides=over))
+    if weights:
+        model.load_weights(fixture_weights(model, fixture))
     return model
 
 
@@ -247,6 +248,11 @@ def _replay_sagan(model, fixture: dict) -> tuple[dict, dict]:
     return out, noise
 
 
+def recorded_keys(fixture: dict) -> list[str]:
+    """The fixture's results, in its order: what a check covers, one row each."""
+    return [k for k in fixture if k.split("/")[0] in RESULT_SECTIONS]
+
+
 # model name -> its replay, returning (outputs, {after/ key: why} for updates that are float32
 # noise in the reference, held to Adam's 2.5 lr bound only)
 REPLAY = {"ugatit": _replay_ugatit, "nicegan": _replay_nicegan, "sagan": _replay_sagan}
@@ -259,17 +265,13 @@ def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) 
     (``kernels``) or with every layer's reference code."""
     setup_device("cpu", fast_kernels=kernels)
     try:
-        over = fixture_config(fixture, source)
-        model = MODELS[over["model.name"]](build_config(overrides=over))
-        ours, noise = REPLAY[over["model.name"]](model, fixture)
+        model = fixture_model(fixture, source, weights=False)  # each replay loads them itself
+        ours, noise = REPLAY[model.cfg.model.name](model, fixture)
     finally:
         restore_device()
     lrs = model.network_lr()
-    rows = []
-    for key in fixture:
-        if key.split("/")[0] in ("eval_forward", "train_forward", "step", "after"):
-            rows.append(_compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key)))
-    return rows
+    return [_compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key))
+            for key in recorded_keys(fixture)]
 
 
 def format_report(rows: list[Row], verbose: bool = False) -> str:

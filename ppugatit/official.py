@@ -17,16 +17,21 @@ from ppugatit.errors import CheckpointError
 from ppugatit.models import MODELS
 
 
-def model_for_networks(names: Iterable[str], source: str):
-    """The model class whose official network names are exactly ``names``."""
+def model_name_for_networks(names: Iterable[str], source: str) -> str:
+    """The ``model.name`` whose official network names are exactly ``names``."""
     names = set(names)
-    for cls in MODELS.values():
+    for name, cls in MODELS.items():
         if set(cls.official_networks) == names:
-            return cls
+            return name
     known = "; ".join(f"{name}: {', '.join(cls.official_networks)}"
                       for name, cls in MODELS.items())
     raise CheckpointError(f"{source}: holds the networks {sorted(names)}, which match no model "
                           f"({known})")
+
+
+def model_for_networks(names: Iterable[str], source: str):
+    """The model class whose official network names are exactly ``names``."""
+    return MODELS[model_name_for_networks(names, source)]
 
 
 def _ugatit_sizes(checkpoint: dict) -> dict:
@@ -71,9 +76,7 @@ SIZES: dict[str, Callable[[dict], dict]] = {
 def config_from_official(checkpoint: dict, source: str = "checkpoint") -> dict:
     """Config overrides (``{"model.name": ..., "model.ch": ...}``) read off an official
     checkpoint's network names and tensor shapes."""
-    cls = model_for_networks(network_names(checkpoint), source)
-    name = next(k for k, v in MODELS.items() if v is cls)
-    return SIZES[name](checkpoint)
+    return SIZES[model_name_for_networks(network_names(checkpoint), source)](checkpoint)
 
 
 def network_names(checkpoint: dict) -> list[str]:

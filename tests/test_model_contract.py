@@ -11,14 +11,13 @@ import pytest
 
 from conftest import FIXTURES, ROOT, assert_same_weights, perturbed, train_until_interrupted
 from ppugatit import checkpoint
-from ppugatit.alignment import check_fixture, load_fixture
+from ppugatit.alignment import check_fixture, load_fixture, recorded_keys
 from ppugatit.config import build_config
 from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.engine import Trainer
 from ppugatit.models import MODELS
 
 TOOL = os.path.join(ROOT, "tools", "check_alignment.py")
-SECTIONS = ("eval_forward", "train_forward", "step", "after")
 TINY = {"dataset.num_workers": 0, "train.iterations": 4, "train.log_interval": 2,
         "train.sample_interval": 2, "train.save_interval": 2, "train.sample_num": 2}
 
@@ -50,11 +49,6 @@ CONTRACT = {
 FIXTURE_CASES = [(m, f) for m, c in CONTRACT.items() for f in c["fixtures"]]
 
 
-def recorded(fixture: dict) -> list[str]:
-    """The fixture's keys that a check must cover: every one of its result sections."""
-    return [k for k in fixture if k.split("/")[0] in SECTIONS]
-
-
 def tiny_config(model: str, tmp_path, **extra):
     over = {"output_dir": str(tmp_path / "out"), "dataset.root": str(tmp_path / "data"),
             **TINY, **CONTRACT[model]["tiny"], **extra}
@@ -78,7 +72,7 @@ def test_aligned_with_the_official_numbers(model, fixture_name, kernels):
     through the CPU kernels (as training does) or through their reference code."""
     fixture = load_fixture(os.path.join(FIXTURES, fixture_name))
     rows = check_fixture(fixture, fixture_name, kernels=kernels)
-    assert [r.name for r in rows] == recorded(fixture)  # nothing skipped, nothing invented
+    assert [r.name for r in rows] == recorded_keys(fixture)  # nothing skipped, nothing invented
     assert [r.name for r in rows if not r.ok] == []
 
 
@@ -93,7 +87,7 @@ def test_the_tool_passes_and_catches_a_perturbed_weight(model, tmp_path):
                           text=True, cwd=ROOT)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     good_report, bad_report = proc.stdout.split("== ")[1:]
-    n = len(recorded(fixture))
+    n = len(recorded_keys(fixture))
     assert f"{n}/{n} checks pass" in good_report
     failed = [line.split()[0] for line in bad_report.splitlines() if " FAIL" in line]
     assert output in failed, bad_report

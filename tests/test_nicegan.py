@@ -9,9 +9,9 @@ import pytest
 
 from conftest import FIXTURES, ROOT, perturbed
 from ppugatit import checkpoint, torch_pickle
-from ppugatit.alignment import check_fixture, fixture_config, load_fixture
+from ppugatit.alignment import check_fixture, fixture_config, fixture_model, load_fixture
 from ppugatit.config import build_config
-from ppugatit.convert import convert_official, paddle_to_official
+from ppugatit.convert import paddle_to_official
 from ppugatit.engine import Trainer
 from ppugatit.errors import ConfigError
 from ppugatit.models import MODELS
@@ -32,17 +32,6 @@ def run_tool(name, *args):
 @pytest.fixture(scope="module")
 def fixture():
     return load_fixture(FIXTURE)
-
-
-def fixture_model(fixture):
-    model = NICEGAN(build_config(overrides=fixture_config(fixture)))
-    official = {}
-    for key, value in fixture.items():
-        if key.startswith("before/"):
-            _, net, name = key.split("/", 2)
-            official.setdefault(net, {})[name] = value
-    model.load_weights(convert_official(model, official, "fixture"))
-    return model
 
 
 # ----- alignment
