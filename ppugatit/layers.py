@@ -1,6 +1,6 @@
 """The paper's building blocks, with the official PyTorch code's semantics.
 
-Read beside the papers: AdaILN and ILN (U-GAT-IT, eq. 1), spectral norm (Miyato et al., as
+Read beside the papers: AdaILN and ILN (U-GAT-IT's AdaLIN and LIN), spectral norm (Miyato et al., as
 PyTorch's ``nn.utils.spectral_norm``), instance norm without affine, the reflection padding and
 nearest up-sampling the official networks use, and PyTorch's default initialisation, so that
 a fresh network starts from the same distribution as the official code's. The CAM is in
@@ -21,7 +21,7 @@ import paddle.nn.functional as F
 from ppugatit.kernels.cpu import replacement
 
 
-# ----- adaptive instance-layer normalisation (U-GAT-IT, eq. 1)
+# ----- adaptive instance-layer normalisation (U-GAT-IT's AdaLIN)
 def _normalise(x: paddle.Tensor, axis: list[int], eps: float) -> paddle.Tensor:
     """(x - mean) / sqrt(var + eps) over ``axis``, the variance unbiased (n - 1), as
     ``torch.var`` gives the official code."""

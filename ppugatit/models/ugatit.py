@@ -90,7 +90,7 @@ class UGATIT(GANModel):
         normalisation is per sample), and likewise ``genA2B([real_A; real_B])``; each D sees
         real then fake (:func:`real_and_fake`); D is frozen in the G update, whose gradient for
         it the official code computes and discards. The numbers are the official ones up to
-        float32 rounding. The losses are the paper's (Sec. 2.2), their weights lambda_1..4.
+        float32 rounding. The losses are the paper's, their weights lambda_1..4.
         """
         w = self.cfg.loss
         real_A, real_B = batch["A"], batch["B"]
