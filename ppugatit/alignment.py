@@ -23,13 +23,14 @@ from ppugatit.errors import DataError
 from ppugatit.models import MODELS
 from ppugatit.official import model_name_for_networks
 
-RESULT_SECTIONS = ("eval_forward", "train_forward", "step", "after")
+RESULT_SECTIONS = ("eval_forward", "train_forward", "step", "trajectory", "after")
 FORWARD_TOL = 1e-4      # x max(1, max|ref|)
 LOSS_RTOL = 1e-5
 UV_TOL = 1e-5
 UPDATE_TOL = 1e-5       # for at least UPDATE_SHARE of each tensor's elements
 UPDATE_SHARE = 0.99
 UPDATE_ALL_LR = 2.5     # every element within 2.5 x lr (Adam's first step moves by up to 2 lr)
+TRAJECTORY_UPDATE_RTOL = 0.5  # after several steps: |ours - ref| / |ref - before|, L2 per tensor
 
 
 @dataclass
@@ -46,7 +47,7 @@ def _is_uv(key: str) -> bool:
 
 
 def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
-             lrs: dict[str, float], noise: str | None = None) -> Row:
+             lrs: dict[str, float], noise: str | None = None, steps: int = 1) -> Row:
     if ours is None:
         return Row(key, float("nan"), 0.0, False, "not produced")
     ref = np.asarray(ref, dtype=np.float64)
@@ -54,7 +55,7 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
     if ref.shape != ours.shape:
         return Row(key, float("nan"), 0.0, False, f"shape {ours.shape} != {ref.shape}")
     section = key.split("/")[0]
-    if section == "step":
+    if section in ("step", "trajectory"):
         tol = LOSS_RTOL * max(abs(float(ref)), 1e-12)
         diff = float(abs(ours - ref))
         return Row(key, diff, tol, diff <= tol)
@@ -63,9 +64,14 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
         return Row(key, diff, UV_TOL, diff <= UV_TOL)
     if section == "after":
         before = np.asarray(fixture["before/" + key[len("after/"):]], dtype=np.float64)
+        if steps > 1:  # float32 noise has grown element-wise: the update as a whole is compared
+            moved = float(np.linalg.norm(ref - before))
+            diff = float(np.linalg.norm(ours - ref)) / max(moved, 1e-12)
+            return Row(key, diff, TRAJECTORY_UPDATE_RTOL, diff <= TRAJECTORY_UPDATE_RTOL,
+                       f"L2 of the {steps} steps' update, relative")
         err = np.abs((ours - before) - (ref - before))
         net = key.split("/")[1]
-        tol_all = UPDATE_ALL_LR * lrs[net]
+        tol_all = UPDATE_ALL_LR * lrs[net] * steps
         share = float((err <= UPDATE_TOL).mean())
         diff = float(err.max())
         note = f"{100 * share:.2f}% within {UPDATE_TOL:g}"
@@ -98,6 +104,8 @@ FIXTURE_KEYS = {
               ("beta2", "optimizer.beta2", float)],
 }
 FIXED = {"sagan": {"optimizer.weight_decay": 0.0, "optimizer.decay_flag": False}}
+# a trajectory fixture's schedule: its length and whether lr decays over the second half
+_SCHEDULE = [("iterations", "train.iterations", int), ("decay_flag", "optimizer.decay_flag", bool)]
 
 
 def _fixture_overrides(name: str, fixture: dict) -> dict:
@@ -106,6 +114,9 @@ def _fixture_overrides(name: str, fixture: dict) -> dict:
         key = f"config/{theirs}"
         over[ours] = kind(fixture[key].item() if key in fixture or not default else default[0])
     over.update(FIXED.get(name, {}))
+    for theirs, ours, kind in _SCHEDULE:
+        if f"config/{theirs}" in fixture:
+            over[ours] = kind(fixture[f"config/{theirs}"].item())
     return over
 
 
@@ -248,6 +259,28 @@ def _replay_sagan(model, fixture: dict) -> tuple[dict, dict]:
     return out, noise
 
 
+def trajectory_steps(fixture: dict) -> int:
+    """How many training iterations the fixture's ``after/`` follows (1 for a step fixture)."""
+    return int(fixture["config/steps"].item()) if "config/steps" in fixture else 1
+
+
+def _replay_trajectory(model, fixture: dict) -> tuple[dict, dict]:
+    """Iterations 1..steps from ``before/``, as the Trainer runs them (the schedule advanced,
+    then the step), on the fixture's batches: each iteration's losses, then ``after/``. This
+    is what one step cannot show: gradients left from the previous update, the schedule,
+    Adam's moments, spectral norm's u and v and rho's clipping carried forward."""
+    model.load_weights(fixture_weights(model, fixture))
+    model.train()
+    out: dict = {}
+    for i in range(1, trajectory_steps(fixture) + 1):
+        batch = {d: paddle.to_tensor(fixture[f"input/{i}/real_{d}"]) for d in "AB"}
+        losses = model.train_iteration(batch)
+        for name in ("D_loss", "G_loss"):
+            out[f"trajectory/{i}/{name}"] = np.float64(float(losses[name]))
+    out.update(_after_tensors(model))
+    return out, {}
+
+
 def recorded_keys(fixture: dict) -> list[str]:
     """The fixture's results, in its order: what a check covers, one row each."""
     return [k for k in fixture if k.split("/")[0] in RESULT_SECTIONS]
@@ -266,11 +299,14 @@ def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) 
     setup_device("cpu", fast_kernels=kernels)
     try:
         model = fixture_model(fixture, source, weights=False)  # each replay loads them itself
-        ours, noise = REPLAY[model.cfg.model.name](model, fixture)
+        replay = (_replay_trajectory if "config/steps" in fixture
+                  else REPLAY[model.cfg.model.name])
+        ours, noise = replay(model, fixture)
     finally:
         restore_device()
     lrs = model.network_lr()
-    return [_compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key))
+    steps = trajectory_steps(fixture)
+    return [_compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key), steps)
             for key in recorded_keys(fixture)]
 
 

@@ -23,7 +23,7 @@ TINY = {"dataset.num_workers": 0, "train.iterations": 4, "train.log_interval": 2
 
 CONTRACT = {
     "ugatit": {
-        "fixtures": ["ugatit_light_step.npz", "ugatit_full_step.npz"],
+        "fixtures": ["ugatit_light_step.npz", "ugatit_full_step.npz", "ugatit_trajectory.npz"],
         # a generator weight: the translation and that weight's update must fail
         "perturb": ("before/genA2B/UpBlock1_1.conv1.weight", "eval_forward/genA2B/out"),
         "demo": "demo.yaml",
@@ -32,7 +32,7 @@ CONTRACT = {
         "export": ["model.ch=4", "model.n_res=1"],
     },
     "nicegan": {
-        "fixtures": ["nicegan_light_step.npz"],
+        "fixtures": ["nicegan_light_step.npz", "nicegan_trajectory.npz"],
         "perturb": ("before/gen2B/UpBlock2.17.weight", "eval_forward/gen2B/out"),
         "demo": "demo_nicegan.yaml",
         "tiny": {"model.ch": 4, "model.n_res": 1, "model.n_dis": 6, "model.img_size": 48},

@@ -283,8 +283,7 @@ class Trainer:
             for batch in loader:
                 reader_cost += time.perf_counter() - tic
                 self.iteration += 1
-                self.model.step_schedulers()
-                losses = self.model.train_step(batch)
+                losses = self.model.train_iteration(batch)
                 self._check_finite(losses)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v.detach()

@@ -152,6 +152,12 @@ class GANModel:
         for sched in self.schedulers.values():
             sched.step()
 
+    def train_iteration(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
+        """One iteration as the Trainer runs it: the schedule advanced to this iteration's lr
+        (the official loop decays before its step), then the step."""
+        self.step_schedulers()
+        return self.train_step(batch)
+
     def lr(self) -> dict[str, float]:
         return {name: sched() for name, sched in self.schedulers.items()}
 
