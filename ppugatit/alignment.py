@@ -56,9 +56,13 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
         return Row(key, float("nan"), 0.0, False, f"shape {ours.shape} != {ref.shape}")
     section = key.split("/")[0]
     if section in ("step", "trajectory"):
-        tol = LOSS_RTOL * max(abs(float(ref)), 1e-12)
+        scale = max(abs(float(ref)), 1e-12)
         diff = float(abs(ours - ref))
-        return Row(key, diff, tol, diff <= tol)
+        note = ""
+        if "float64/" + key in fixture:  # how far the official code itself moves, in float64
+            note = (f"relative {diff / scale:.1e}; the official code in float64: "
+                    f"{abs(float(fixture['float64/' + key]) - float(ref)) / scale:.1e}")
+        return Row(key, diff, LOSS_RTOL * scale, diff <= LOSS_RTOL * scale, note)
     if _is_uv(key):
         diff = float(np.abs(ours - ref).max())
         return Row(key, diff, UV_TOL, diff <= UV_TOL)
