@@ -91,3 +91,31 @@ def baselines(task: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
         out[f"target_mean_{direction}"] = scores(
             np.broadcast_to(average.astype(np.uint8), target.shape), target)
     return out
+
+
+def mann_whitney(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Mann-Whitney U of ``a`` against ``b`` and its exact two-sided p-value.
+
+    Whether two sets of runs (ours, the official code's, one score per seed) could come from
+    one distribution, without assuming a normal one: a band of three seeds says little, a rank
+    test over many says how surprising the difference is. Exact for untied samples (the
+    number of orderings with each U, counted by the usual recursion); ties count half.
+    """
+    m, n = len(a), len(b)
+    if not m or not n:
+        raise ValueError("both samples need at least one value")
+    u = sum((x > y) + 0.5 * (x == y) for x in a for y in b)
+    # ways[k][j][v]: orderings of k values of a and j of b with U = v
+    ways = [[[0] * (m * n + 1) for _ in range(n + 1)] for _ in range(m + 1)]
+    for j in range(n + 1):
+        ways[0][j][0] = 1
+    for k in range(1, m + 1):
+        ways[k][0][0] = 1
+        for j in range(1, n + 1):
+            for v in range(k * j + 1):
+                # the largest value is a's (it beats all j of b's) or b's
+                ways[k][j][v] = (ways[k - 1][j][v - j] if v >= j else 0) + ways[k][j - 1][v]
+    counts = np.array(ways[m][n], dtype=np.float64)
+    low = min(u, m * n - u)
+    p = 2 * counts[: int(np.floor(low)) + 1].sum() / counts.sum()
+    return float(u), float(min(p, 1.0))

@@ -9,7 +9,7 @@ from ppugatit.data.quality_task import ensure_quality_task, load_task, make_task
 from ppugatit.errors import DataError
 from ppugatit.metrics.fid_kid import kid, mean_kid
 from ppugatit.engine.quality_run import bench_config, train_and_score
-from ppugatit.quality import baselines, l1, ssim
+from ppugatit.quality import baselines, l1, mann_whitney, ssim
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,19 @@ def test_paired_evaluation_is_logged_and_refused_for_unpaired_sets(tmp_path):
     cfg.output_dir = str(tmp_path / "out2")
     with pytest.raises(DataError, match="testA and testB are not paired.*'0003.png'"):
         train_and_score(cfg)
+
+
+def test_mann_whitney_exact_p_values():
+    """Textbook cases, and two computed by scipy.stats.mannwhitneyu(method="exact")."""
+    assert mann_whitney([1, 2, 3], [4, 5, 6]) == (0.0, 0.1)  # 2 of the 20 orderings as extreme
+    assert mann_whitney([4, 5, 6], [1, 2, 3]) == (9.0, 0.1)
+    u, p = mann_whitney([1, 3], [2, 4])
+    assert u == 1.0 and abs(p - 2 / 3) < 1e-12
+    u, p = mann_whitney([0.1, 0.5, 0.7, 1.2, 1.4, 2.0, 2.2, 3.1],
+                        [0.3, 1.5, 1.9, 2.4, 2.6, 2.8, 3.3, 3.9])
+    assert u == 16.0 and abs(p - 0.10489510489510488) < 1e-12
+    u, p = mann_whitney([5.0, 1.0, 3.0, 9.0, 7.0], [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 11.0, 0.5, 13.0])
+    assert u == 15.0 and abs(p - 0.36363636363636365) < 1e-12
 
 
 def test_mean_kid_is_the_mean_of_the_two_standard_kids():

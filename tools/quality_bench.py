@@ -11,8 +11,10 @@ and scores each translation against its true picture (L1 on 0..255, SSIM). Ours 
 Trainer with dataset.paired_test; the official code is tools/quality_official.py, with the
 same pictures, sizes, seeds, schedule and pipeline semantics, scored by the same code. Runs
 take turns (ours, official, per seed and model) so both see the same machine load; each is
-appended to runs.jsonl as it ends (--resume skips those done). Prints a table and one JSON
-line; writes results.json and quality.png (score against iteration, mean and seed range).
+appended to runs.jsonl as it ends (--resume skips those done). Prints a table, the last
+iteration's comparison (medians over seeds and a Mann-Whitney test of ours against the
+official runs) and one JSON line; writes results.json and quality.png (score against
+iteration, mean and seed range).
 """
 import argparse
 import json
@@ -148,6 +150,43 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
+def final_comparison(runs: list[dict]) -> dict:
+    """At the last scored iteration, per model and metric: each side's median over seeds and
+    the Mann-Whitney test of ours against the official runs (exact two-sided p)."""
+    import numpy as np
+
+    from ppugatit.quality import mann_whitney
+
+    last = str(max(score_at()))
+    out: dict = {}
+    for model in sorted({r["model"] for r in runs}):
+        sides = {impl: [r["scores"][last] for r in runs
+                        if r["model"] == model and r["impl"] == impl and last in r["scores"]]
+                 for impl in ("ours", "official")}
+        if not all(sides.values()):
+            continue
+        for k in METRICS:
+            ours, official = ([s[k] for s in sides[i]] for i in ("ours", "official"))
+            u, p = mann_whitney(ours, official)
+            out.setdefault(model, {})[k] = {
+                "iteration": int(last), "median_ours": float(np.median(ours)),
+                "median_official": float(np.median(official)), "n": [len(ours), len(official)],
+                "U": u, "p": p}
+    return out
+
+
+def final_table(final: dict) -> str:
+    lines = []
+    for model, metrics in final.items():
+        n = next(iter(metrics.values()))["n"]
+        lines.append(f"== {model} at iteration {next(iter(metrics.values()))['iteration']}: "
+                     f"median over seeds ({n[0]} ours, {n[1]} official), Mann-Whitney exact p")
+        for k, v in metrics.items():
+            lines.append(f"  {k:<11} ours {v['median_ours']:8.3f}  official "
+                         f"{v['median_official']:8.3f}  U {v['U']:6.1f}  p {v['p']:.3f}")
+    return "\n".join(lines)
+
+
 def verdict(summary: dict) -> dict:
     """Is our seed mean inside the official seeds' range at every scored iteration?"""
     out = {}
@@ -273,12 +312,15 @@ def main() -> None:
                     f.write(json.dumps(record) + "\n")
 
     summary = summarise(runs)
+    final = final_comparison(runs)
     result = {"setting": setting(), "models": args.models, "seeds": args.seeds,
               "machine": machine(), "threads": args.threads, "load": os.getloadavg(),
               "baselines": baselines, "summary": summary, "verdict": verdict(summary),
+              "final": final,
               "seconds": {f"{r['model']}/{r['impl']}/{r['seed']}": round(r["seconds"], 1)
                           for r in runs}}
     print(table(summary, baselines))
+    print(final_table(final))
     for model, v in result["verdict"].items():
         print(f"{model}: " + ("ours is inside the official seed range at every scored "
                               "iteration" if v["inside_band"] else
