@@ -8,7 +8,8 @@ from conftest import FIXTURES
 from ppugatit.data.quality_task import ensure_quality_task, load_task, make_task
 from ppugatit.errors import DataError
 from ppugatit.metrics.fid_kid import kid, mean_kid
-from ppugatit.engine.quality_run import bench_config, train_and_score
+from ppugatit.alignment import fixture_config, load_fixture
+from ppugatit.engine.quality_run import bench_config, initial_weights, train_and_score
 from ppugatit.quality import baselines, l1, mann_whitney, ssim
 
 
@@ -141,3 +142,26 @@ def test_nicegan_training_learns_the_task_and_a_step_without_adversarial_term_do
     l1_mean = (scores["l1_A2B"] + scores["l1_B2A"]) / 2
     ssim_mean = (scores["ssim_A2B"] + scores["ssim_B2A"]) / 2
     assert l1_mean < 46 and ssim_mean > 0.105, scores
+
+
+@pytest.mark.parametrize("name", ["ugatit_light_step.npz", "nicegan_light_step.npz"])
+def test_our_initial_weights_fit_the_official_networks(name, tmp_path):
+    """quality_bench.py --official-init ours hands these to the official runner, which loads
+    them strictly: every official tensor (the fixture's ``before/``, written by the official
+    code) must be there, in its shape, and nothing else; the same seed gives the same draw."""
+    fixture = load_fixture(os.path.join(FIXTURES, name))
+    over = fixture_config(fixture)
+    root = ensure_quality_task(str(tmp_path / "task"), 32)
+
+    def draw(seed: int) -> dict:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        cfg = bench_config(over["model.name"], over["model.img_size"], 2, seed, root, str(out),
+                           1, 2e-4, extra=over)
+        return initial_weights(cfg)
+
+    ours = draw(0)
+    official = {k.split("/", 1)[1]: v.shape for k, v in fixture.items() if k.startswith("before/")}
+    assert {k: v.shape for k, v in ours.items()} == official
+    again, other = draw(0), draw(1)
+    assert all(np.array_equal(ours[k], again[k]) for k in ours)
+    assert any(not np.array_equal(ours[k], other[k]) for k in ours)

@@ -15,6 +15,10 @@ appended to runs.jsonl as it ends (--resume skips those done). Prints a table, t
 iteration's comparison (medians over seeds and a Mann-Whitney test of ours against the
 official runs) and one JSON line; writes results.json and quality.png (score against
 iteration, mean and seed range).
+
+With --official-init ours the official code starts from our initial weights of the same seed
+(its own data stream and step), recorded as the side "official_from_ours": a run that goes
+wrong the same way from the same weights points at the draw, not at either trainer.
 """
 import argparse
 import json
@@ -43,11 +47,16 @@ parser.add_argument("--output", default="output/quality")
 parser.add_argument("--official-repo", help="a checkout of the official UGATIT-pytorch")
 parser.add_argument("--official-nicegan-repo", help="a checkout of the official NICE-GAN-pytorch")
 parser.add_argument("--official-python", default="python", help="a Python that has torch")
+parser.add_argument("--official-init", choices=["own", "ours"], default="own",
+                    help="the official runs' initial weights: their own draw, or ours of the "
+                         "same seed (side official_from_ours)")
 parser.add_argument("--resume", action="store_true", help="keep the runs in runs.jsonl")
 parser.add_argument("--report", action="store_true",
                     help="train nothing: summarise the runs in runs.jsonl (of this setting)")
 args = parser.parse_args()
 
+OFFICIAL_SIDES = ("official", "official_from_ours")
+OFFICIAL = OFFICIAL_SIDES[args.official_init == "ours"]
 METRICS = ("l1_A2B", "l1_B2A", "ssim_A2B", "ssim_B2A", "detail_A2B", "detail_B2A")
 
 
@@ -84,7 +93,23 @@ def keep_translations(impl: str, model: str, seed: int, outputs: dict) -> None:
     os.replace(path + ".tmp.npz", path)
 
 
-def official_command(model: str, seed: int, task: str, out: str) -> list[str]:
+def our_init_file(model: str, seed: int, root: str) -> str:
+    """Our initial weights of (model, seed), written for the official runner's --init."""
+    import numpy as np
+
+    from ppugatit.engine.quality_run import bench_config, initial_weights
+
+    path = os.path.join(args.output, f"init_{model}_{seed}.npz")
+    with tempfile.TemporaryDirectory(dir=args.output, prefix=f"init_{model}_{seed}_") as out:
+        cfg = bench_config(model, args.img_size, args.iterations, seed, root, out,
+                           args.score_every, args.lr, args.threads)
+        np.savez(path + ".tmp.npz", **initial_weights(cfg))
+    os.replace(path + ".tmp.npz", path)
+    return path
+
+
+def official_command(model: str, seed: int, task: str, out: str,
+                     init: str | None = None) -> list[str]:
     from ppugatit.engine.quality_run import model_overrides
 
     m = model_overrides(model, args.img_size)
@@ -97,21 +122,23 @@ def official_command(model: str, seed: int, task: str, out: str) -> list[str]:
             "--out", out, "--score-at", ",".join(map(str, score_at())),
             "--light", "1", "--ch", str(m["model.ch"]), "--n_res", str(m["model.n_res"]),
             "--img_size", str(args.img_size), "--iterations", str(args.iterations),
-            "--seed", str(seed), "--threads", str(args.threads), "--lr", str(args.lr)] + sizes
+            "--seed", str(seed), "--threads", str(args.threads), "--lr", str(args.lr)] + sizes \
+        + (["--init", init] if init else [])
 
 
-def run_official(model: str, seed: int, task_file: str, task: dict) -> dict:
+def run_official(model: str, seed: int, task_file: str, task: dict, root: str) -> dict:
     import numpy as np
 
     from ppugatit.quality import scores
     from ppugatit.visual import to_uint8
 
-    out = os.path.join(args.output, f"official_{model}_{seed}.npz")
-    proc = subprocess.Popen(official_command(model, seed, task_file, out),
+    out = os.path.join(args.output, f"{OFFICIAL}_{model}_{seed}.npz")
+    init = our_init_file(model, seed, root) if args.official_init == "ours" else None
+    proc = subprocess.Popen(official_command(model, seed, task_file, out, init),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:
         p = json.loads(line)
-        print(f"  official {model} seed {seed}: iter {p['iter']}/{p['of']} | D_loss "
+        print(f"  {OFFICIAL} {model} seed {seed}: iter {p['iter']}/{p['of']} | D_loss "
               f"{p['D_loss']:.4f} | G_loss {p['G_loss']:.4f} | {p['s_per_step']:.3f} s/step | "
               f"eta {p['eta_s'] / 60:.1f} min", flush=True)
     err = proc.stderr.read()
@@ -125,8 +152,10 @@ def run_official(model: str, seed: int, task_file: str, task: dict) -> dict:
                 outputs[it][d] = to_uint8(data[f"{it}/{d}"])
                 for k, v in scores(outputs[it][d], task["test" + d[-1]]).items():
                     result[it][f"{k}_{d}"] = v
-    keep_translations("official", model, seed, outputs)
+    keep_translations(OFFICIAL, model, seed, outputs)
     os.remove(out)
+    if init:
+        os.remove(init)
     return result
 
 
@@ -151,8 +180,8 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def final_comparison(runs: list[dict]) -> dict:
-    """At the last scored iteration, per model and metric: each side's median over seeds and
-    the Mann-Whitney test of ours against the official runs (exact two-sided p)."""
+    """At the last scored iteration, per model, official side and metric: each side's median
+    over seeds and the Mann-Whitney test of ours against that side's runs (exact two-sided p)."""
     import numpy as np
 
     from ppugatit.quality import mann_whitney
@@ -162,28 +191,50 @@ def final_comparison(runs: list[dict]) -> dict:
     for model in sorted({r["model"] for r in runs}):
         sides = {impl: [r["scores"][last] for r in runs
                         if r["model"] == model and r["impl"] == impl and last in r["scores"]]
-                 for impl in ("ours", "official")}
-        if not all(sides.values()):
-            continue
-        for k in METRICS:
-            ours, official = ([s[k] for s in sides[i]] for i in ("ours", "official"))
-            u, p = mann_whitney(ours, official)
-            out.setdefault(model, {})[k] = {
-                "iteration": int(last), "median_ours": float(np.median(ours)),
-                "median_official": float(np.median(official)), "n": [len(ours), len(official)],
-                "U": u, "p": p}
+                 for impl in ("ours",) + OFFICIAL_SIDES}
+        for other in OFFICIAL_SIDES:
+            if not (sides["ours"] and sides[other]):
+                continue
+            for k in METRICS:
+                ours, theirs = ([s[k] for s in sides[i]] for i in ("ours", other))
+                u, p = mann_whitney(ours, theirs)
+                out.setdefault(model, {}).setdefault(other, {})[k] = {
+                    "iteration": int(last), "median_ours": float(np.median(ours)),
+                    "median_other": float(np.median(theirs)), "n": [len(ours), len(theirs)],
+                    "U": u, "p": p}
     return out
 
 
 def final_table(final: dict) -> str:
     lines = []
-    for model, metrics in final.items():
-        n = next(iter(metrics.values()))["n"]
-        lines.append(f"== {model} at iteration {next(iter(metrics.values()))['iteration']}: "
-                     f"median over seeds ({n[0]} ours, {n[1]} official), Mann-Whitney exact p")
-        for k, v in metrics.items():
-            lines.append(f"  {k:<11} ours {v['median_ours']:8.3f}  official "
-                         f"{v['median_official']:8.3f}  U {v['U']:6.1f}  p {v['p']:.3f}")
+    for model, others in final.items():
+        for other, metrics in others.items():
+            first = next(iter(metrics.values()))
+            lines.append(f"== {model} at iteration {first['iteration']}: median over seeds "
+                         f"({first['n'][0]} ours, {first['n'][1]} {other}), Mann-Whitney exact p")
+            for k, v in metrics.items():
+                lines.append(f"  {k:<11} ours {v['median_ours']:8.3f}  {other} "
+                             f"{v['median_other']:8.3f}  U {v['U']:6.1f}  p {v['p']:.3f}")
+    return "\n".join(lines)
+
+
+def seed_table(runs: list[dict]) -> str:
+    """Per seed at the last iteration: L1 and SSIM, each the mean of both directions, per side
+    (a seed that lags shows here, and whether the other side lags with it)."""
+    last = str(max(score_at()))
+    cells: dict = {}
+    for r in runs:
+        s = r["scores"].get(last)
+        if s:
+            cells.setdefault(r["model"], {}).setdefault(r["seed"], {})[r["impl"]] = (
+                f"{(s['l1_A2B'] + s['l1_B2A']) / 2:6.2f} / {(s['ssim_A2B'] + s['ssim_B2A']) / 2:.3f}")
+    lines = []
+    for model, seeds in cells.items():
+        sides = [i for i in ("ours",) + OFFICIAL_SIDES if any(i in c for c in seeds.values())]
+        lines.append(f"== {model} at iteration {last}, per seed: mean L1 / mean SSIM of A2B and B2A")
+        lines.append(f"  {'seed':>4} " + " ".join(f"{i:>20}" for i in sides))
+        for seed in sorted(seeds):
+            lines.append(f"  {seed:>4} " + " ".join(f"{seeds[seed].get(i, ''):>20}" for i in sides))
     return "\n".join(lines)
 
 
@@ -232,7 +283,7 @@ def plot(summary: dict, baselines: dict, path: str) -> None:
     fig, axes = plt.subplots(len(models), len(METRICS), figsize=(4 * len(METRICS),
                                                                  3.6 * len(models)),
                              squeeze=False)
-    colours = {"ours": "tab:blue", "official": "tab:orange"}
+    colours = {"ours": "tab:blue", "official": "tab:orange", "official_from_ours": "tab:green"}
     for row, model in zip(axes, models):
         for ax, k in zip(row, METRICS):
             metric, d = k.split("_")
@@ -295,15 +346,15 @@ def main() -> None:
     tic = time.perf_counter()
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         for model in args.models:
-            for impl in ("ours", "official"):
+            for impl in ("ours", OFFICIAL):
                 if (args.report or (model, impl, seed) in done
-                        or (impl == "official" and not official[model])):
+                        or (impl == OFFICIAL and not official[model])):
                     continue
                 print(f"== {model} {impl} seed {seed} ({(time.perf_counter() - tic) / 60:.1f} "
                       f"min so far)", flush=True)
                 start = time.perf_counter()
                 scores = (run_ours(model, seed, root) if impl == "ours"
-                          else run_official(model, seed, task_file, task))
+                          else run_official(model, seed, task_file, task, root))
                 record = {"model": model, "impl": impl, "seed": seed, "setting": setting(),
                           "seconds": time.perf_counter() - start,
                           "scores": {str(k): v for k, v in scores.items()}}
@@ -321,6 +372,7 @@ def main() -> None:
                           for r in runs}}
     print(table(summary, baselines))
     print(final_table(final))
+    print(seed_table(runs))
     for model, v in result["verdict"].items():
         print(f"{model}: " + ("ours is inside the official seed range at every scored "
                               "iteration" if v["inside_band"] else

@@ -12,7 +12,11 @@ permutation per epoch, as DataLoader(shuffle=True)), written with torch operatio
 task's pictures so that the torch environment needs no torchvision; all randomness comes
 from torch's global generator seeded with --seed, as in the official code. At each --score-at
 iteration the test sets are translated in eval mode, as the official test(), and the outputs
-(float32, [-1, 1], NCHW) are saved to --out for ppugatit's scorer. Not part of the package.
+(float32, [-1, 1], NCHW) are saved to --out for ppugatit's scorer. With --init the networks
+start from given weights (``net/param`` keys in the official names, e.g. ours written by
+quality_bench.py --official-init ours) instead of the official initialisation; the torch
+generator is seeded and the official initialisation drawn all the same, so the data stream is
+that of the same --seed without --init. Not part of the package.
 """
 import argparse
 import json
@@ -33,6 +37,7 @@ p.add_argument("--repo", required=True)
 p.add_argument("--task", required=True, help=".npz of uint8 NHWC trainA, trainB, testA, testB")
 p.add_argument("--out", required=True)
 p.add_argument("--score-at", required=True, help="comma-separated iterations (0: before)")
+p.add_argument("--init", help=".npz of initial weights, keys net/param in the official names")
 for name, default in (("light", 1), ("ch", 8), ("n_res", 2), ("img_size", 64),
                       ("n_dis_global", 6), ("n_dis_local", 4), ("n_dis", 6),
                       ("iterations", 1000), ("seed", 0), ("threads", 2), ("decay_flag", 1)):
@@ -52,6 +57,15 @@ if a.model == "ugatit":
 else:
     model = official_models.NICEGAN(a.repo, a.light, a.ch, a.n_res, a.n_dis, a.img_size, a.lr,
                                     a.weight_decay)
+if a.init:
+    with np.load(a.init) as weights:
+        for net_name, net in model.networks.items():
+            state = {k.split("/", 1)[1]: torch.from_numpy(weights[k]) for k in weights.files
+                     if k.split("/", 1)[0] == net_name}
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as e:
+                sys.exit(f"{a.init}: does not fit the official {net_name}: {e}")
 
 
 def normalize(x):

@@ -6,6 +6,8 @@ Trainer and so sits above it.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ppugatit.config import build_config
 from ppugatit.engine.trainer import Trainer
 
@@ -59,3 +61,14 @@ def train_and_score(cfg, outputs: dict | None = None) -> dict[int, dict[str, flo
     trainer.evaluate()
     trainer.train()
     return history
+
+
+def initial_weights(cfg) -> dict[str, np.ndarray]:
+    """The networks a run of ``cfg`` starts from (the Trainer seeds and builds them as in
+    ``train_and_score``), as ``net/param`` arrays in the official names and layout: what
+    the official runner's ``--init`` takes, to train the official code from our draw."""
+    from ppugatit.convert import paddle_to_official
+
+    trainer = Trainer(cfg)
+    return {f"{net}/{name}": value for net, layer in trainer.model.networks.items()
+            for name, value in paddle_to_official(layer).items()}
