@@ -50,6 +50,9 @@ parser.add_argument("--official-python", default="python", help="a Python that h
 parser.add_argument("--official-init", choices=["own", "ours"], default="own",
                     help="the official runs' initial weights: their own draw, or ours of the "
                          "same seed (side official_from_ours)")
+parser.add_argument("--official-only", action="store_true",
+                    help="train only the official side (to add official runs to ours: merge "
+                         "the runs.jsonl files and --report)")
 parser.add_argument("--resume", action="store_true", help="keep the runs in runs.jsonl")
 parser.add_argument("--report", action="store_true",
                     help="train nothing: summarise the runs in runs.jsonl (of this setting)")
@@ -226,12 +229,14 @@ def seed_table(runs: list[dict]) -> str:
     for r in runs:
         s = r["scores"].get(last)
         if s:
+            l1, ssim = (s["l1_A2B"] + s["l1_B2A"]) / 2, (s["ssim_A2B"] + s["ssim_B2A"]) / 2
             cells.setdefault(r["model"], {}).setdefault(r["seed"], {})[r["impl"]] = (
-                f"{(s['l1_A2B'] + s['l1_B2A']) / 2:6.2f} / {(s['ssim_A2B'] + s['ssim_B2A']) / 2:.3f}")
+                f"{l1:6.2f} / {ssim:.3f}")
     lines = []
     for model, seeds in cells.items():
         sides = [i for i in ("ours",) + OFFICIAL_SIDES if any(i in c for c in seeds.values())]
-        lines.append(f"== {model} at iteration {last}, per seed: mean L1 / mean SSIM of A2B and B2A")
+        lines.append(f"== {model} at iteration {last}, per seed: mean L1 / mean SSIM of A2B "
+                     "and B2A")
         lines.append(f"  {'seed':>4} " + " ".join(f"{i:>20}" for i in sides))
         for seed in sorted(seeds):
             lines.append(f"  {seed:>4} " + " ".join(f"{seeds[seed].get(i, ''):>20}" for i in sides))
@@ -339,14 +344,15 @@ def main() -> None:
     runs = []
     if (args.resume or args.report) and os.path.isfile(log):
         with open(log, encoding="utf-8") as f:
-            runs = [r for r in map(json.loads, f) if r["setting"] == setting()]
+            runs = [r for r in map(json.loads, f)
+                    if r["setting"] == setting() and r["model"] in args.models]
     elif os.path.isfile(log):
         os.replace(log, log + ".old")
     done = {(r["model"], r["impl"], r["seed"]) for r in runs}
     tic = time.perf_counter()
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         for model in args.models:
-            for impl in ("ours", OFFICIAL):
+            for impl in ("ours", OFFICIAL)[args.official_only:]:
                 if (args.report or (model, impl, seed) in done
                         or (impl == OFFICIAL and not official[model])):
                     continue
