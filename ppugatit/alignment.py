@@ -31,6 +31,10 @@ UPDATE_TOL = 1e-5       # for at least UPDATE_SHARE of each tensor's elements
 UPDATE_SHARE = 0.99
 UPDATE_ALL_LR = 2.5     # every element within 2.5 x lr (Adam's first step moves by up to 2 lr)
 TRAJECTORY_UPDATE_RTOL = 0.5  # after several steps: |ours - ref| / |ref - before|, L2 per tensor
+# spectral norm's u, v after several steps, the same measure: they move from their random start
+# towards the singular vectors, so float32 noise is a tiny share of that (2e-5 seen), while an
+# element-wise 1e-5 fails on some CPUs (1.04e-5 on an AMD EPYC, the official float64 run 2.3e-6)
+TRAJECTORY_UV_RTOL = 1e-3
 
 
 @dataclass
@@ -63,7 +67,7 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
             note = (f"relative {diff / scale:.1e}; the official code in float64: "
                     f"{abs(float(fixture['float64/' + key]) - float(ref)) / scale:.1e}")
         return Row(key, diff, LOSS_RTOL * scale, diff <= LOSS_RTOL * scale, note)
-    if _is_uv(key):
+    if _is_uv(key) and steps == 1:  # over a trajectory, u and v are compared as weights are
         diff = float(np.abs(ours - ref).max())
         return Row(key, diff, UV_TOL, diff <= UV_TOL)
     if section == "after":
@@ -71,8 +75,8 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
         if steps > 1:  # float32 noise has grown element-wise: the update as a whole is compared
             moved = float(np.linalg.norm(ref - before))
             diff = float(np.linalg.norm(ours - ref)) / max(moved, 1e-12)
-            return Row(key, diff, TRAJECTORY_UPDATE_RTOL, diff <= TRAJECTORY_UPDATE_RTOL,
-                       f"L2 of the {steps} steps' update, relative")
+            tol = TRAJECTORY_UV_RTOL if _is_uv(key) else TRAJECTORY_UPDATE_RTOL
+            return Row(key, diff, tol, diff <= tol, f"L2 of the {steps} steps' update, relative")
         err = np.abs((ours - before) - (ref - before))
         net = key.split("/")[1]
         tol_all = UPDATE_ALL_LR * lrs[net] * steps
