@@ -17,7 +17,7 @@ import numpy as np
 import paddle
 
 from ppugatit.config import build_config
-from ppugatit.convert import convert_official, paddle_to_official
+from ppugatit.convert import convert_official, model_to_official, paddle_to_official
 from ppugatit.device import restore_device, setup_device
 from ppugatit.errors import DataError
 from ppugatit.models import MODELS
@@ -79,7 +79,7 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
             return Row(key, diff, tol, diff <= tol, f"L2 of the {steps} steps' update, relative")
         err = np.abs((ours - before) - (ref - before))
         net = key.split("/")[1]
-        tol_all = UPDATE_ALL_LR * lrs[net] * steps
+        tol_all = UPDATE_ALL_LR * lrs[net]
         share = float((err <= UPDATE_TOL).mean())
         diff = float(err.max())
         note = f"{100 * share:.2f}% within {UPDATE_TOL:g}"
@@ -158,8 +158,7 @@ def fixture_model(fixture: dict, source: str = "fixture", weights: bool = True):
 # ----- the replay: everything a fixture records, computed by our code
 def _after_tensors(model) -> dict[str, np.ndarray]:
     """Every network's state in the official names and layout, as the ``after/`` keys."""
-    return {f"after/{net}/{name}": t for net, layer in model.networks.items()
-            for name, t in paddle_to_official(layer).items()}
+    return {f"after/{key}": t for key, t in model_to_official(model).items()}
 
 
 def _step(model, before: dict[str, dict], batch: dict) -> dict:

@@ -66,3 +66,9 @@ def paddle_to_official(net: nn.Layer) -> dict[str, np.ndarray]:
     """``net``'s state in the official layout (for comparison with official numbers)."""
     transpose = linear_weight_names(net)
     return {k: (v.numpy().T if k in transpose else v.numpy()) for k, v in net.state_dict().items()}
+
+
+def model_to_official(model) -> dict[str, np.ndarray]:
+    """Every network's state in the official names and layout, keyed ``net/param``."""
+    return {f"{net}/{name}": value for net, layer in model.networks.items()
+            for name, value in paddle_to_official(layer).items()}

@@ -73,14 +73,20 @@ def score_at() -> list[int]:
                                                    args.score_every)))
 
 
+def our_config(model: str, seed: int, root: str, out: str):
+    """Our run of (model, seed): the one config both its training and its init draw use."""
+    from ppugatit.engine.quality_run import bench_config
+
+    return bench_config(model, args.img_size, args.iterations, seed, root, out,
+                        args.score_every, args.lr, args.threads)
+
+
 def run_ours(model: str, seed: int, root: str) -> dict:
-    from ppugatit.engine.quality_run import bench_config, train_and_score
+    from ppugatit.engine.quality_run import train_and_score
 
     outputs: dict = {}
     with tempfile.TemporaryDirectory(dir=args.output, prefix=f"ours_{model}_{seed}_") as out:
-        cfg = bench_config(model, args.img_size, args.iterations, seed, root, out,
-                           args.score_every, args.lr, args.threads)
-        history = train_and_score(cfg, outputs)
+        history = train_and_score(our_config(model, seed, root, out), outputs)
     keep_translations("ours", model, seed, outputs)
     return {it: {k: s[k] for k in METRICS} for it, s in history.items()}
 
@@ -100,13 +106,11 @@ def our_init_file(model: str, seed: int, root: str) -> str:
     """Our initial weights of (model, seed), written for the official runner's --init."""
     import numpy as np
 
-    from ppugatit.engine.quality_run import bench_config, initial_weights
+    from ppugatit.engine.quality_run import initial_weights
 
     path = os.path.join(args.output, f"init_{model}_{seed}.npz")
     with tempfile.TemporaryDirectory(dir=args.output, prefix=f"init_{model}_{seed}_") as out:
-        cfg = bench_config(model, args.img_size, args.iterations, seed, root, out,
-                           args.score_every, args.lr, args.threads)
-        np.savez(path + ".tmp.npz", **initial_weights(cfg))
+        np.savez(path + ".tmp.npz", **initial_weights(our_config(model, seed, root, out)))
     os.replace(path + ".tmp.npz", path)
     return path
 
