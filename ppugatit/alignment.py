@@ -35,6 +35,12 @@ TRAJECTORY_UPDATE_RTOL = 0.5  # after several steps: |ours - ref| / |ref - befor
 # towards the singular vectors, so float32 noise is a tiny share of that (2e-5 seen), while an
 # element-wise 1e-5 fails on some CPUs (1.04e-5 on an AMD EPYC, the official float64 run 2.3e-6)
 TRAJECTORY_UV_RTOL = 1e-3
+# a trajectory's loss at step i: LOSS_RTOL, or this many times the official code's own float32
+# distance from its float64 run at any step up to i, whichever is larger. At 64 px that floor
+# stays under 1.2e-6 and LOSS_RTOL rules; at 128 px (the quality benchmark's networks) the
+# official float32 run is 2e-5 from float64 by step 2 and 3e-3 by step 8, and a port that
+# rounds differently sits anywhere inside that
+TRAJECTORY_NOISE_FACTOR = 3.0
 
 
 @dataclass
@@ -50,6 +56,20 @@ def _is_uv(key: str) -> bool:
     return key.endswith(("weight_u", "weight_v"))
 
 
+def _float64_gap(fixture: dict, key: str) -> float:
+    ref = float(fixture[key])
+    return abs(float(fixture["float64/" + key]) - ref) / max(abs(ref), 1e-12)
+
+
+def _noise_floor(fixture: dict, key: str) -> float:
+    """The official float32 run's largest relative distance from its float64 twin on this
+    loss at this step or before (``trajectory/<i>/<loss>``): rounding only grows in a
+    chaotic run, and one step's gap can dip by chance."""
+    _, step, loss = key.split("/")
+    return max(_float64_gap(fixture, f"trajectory/{j}/{loss}") for j in range(1, int(step) + 1)
+               if f"float64/trajectory/{j}/{loss}" in fixture)
+
+
 def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
              lrs: dict[str, float], noise: str | None = None, steps: int = 1) -> Row:
     if ours is None:
@@ -62,11 +82,12 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
     if section in ("step", "trajectory"):
         scale = max(abs(float(ref)), 1e-12)
         diff = float(abs(ours - ref))
-        note = ""
+        note, rtol = "", LOSS_RTOL
         if "float64/" + key in fixture:  # how far the official code itself moves, in float64
             note = (f"relative {diff / scale:.1e}; the official code in float64: "
-                    f"{abs(float(fixture['float64/' + key]) - float(ref)) / scale:.1e}")
-        return Row(key, diff, LOSS_RTOL * scale, diff <= LOSS_RTOL * scale, note)
+                    f"{_float64_gap(fixture, key):.1e}")
+            rtol = max(LOSS_RTOL, TRAJECTORY_NOISE_FACTOR * _noise_floor(fixture, key))
+        return Row(key, diff, rtol * scale, diff <= rtol * scale, note)
     if _is_uv(key) and steps == 1:  # over a trajectory, u and v are compared as weights are
         diff = float(np.abs(ours - ref).max())
         return Row(key, diff, UV_TOL, diff <= UV_TOL)

@@ -2,11 +2,13 @@
 (tests/test_model_contract.py): what the checks catch."""
 import os
 
+import numpy as np
 import pytest
 
 import ppugatit.models.ugatit as ugatit_model
 from conftest import FIXTURES, perturbed
-from ppugatit.alignment import check_fixture, load_fixture
+from ppugatit.alignment import (LOSS_RTOL, TRAJECTORY_NOISE_FACTOR, _compare, _noise_floor,
+                                 check_fixture, load_fixture)
 from ppugatit.models.base import GANModel
 
 def light_fixture() -> dict:
@@ -50,3 +52,25 @@ def test_the_trajectory_catches_what_one_step_cannot(monkeypatch, bug, fixture_n
     assert all(r.ok for r in check_fixture(step))
     rows = check_fixture(load_fixture(os.path.join(FIXTURES, fixture_name)))
     assert [r.name for r in rows if not r.ok]
+
+
+def test_a_trajectory_loss_is_held_to_the_official_codes_own_rounding():
+    """A loss k steps into a trajectory may be off by what the official float32 run itself is
+    off from its float64 twin at any step up to k (x TRAJECTORY_NOISE_FACTOR), and never by
+    less than LOSS_RTOL: at 128 px the official run is 2e-5 from float64 by step 2 and 3e-3
+    by step 8, where a 1e-5 check fails an exact port (docs/alignment.md)."""
+    fixture = {"trajectory/1/G_loss": 100.0, "float64/trajectory/1/G_loss": 100.00001,
+               "trajectory/2/G_loss": 100.0, "float64/trajectory/2/G_loss": 100.1,
+               "trajectory/3/G_loss": 100.0, "float64/trajectory/3/G_loss": 100.0}
+
+    def ok(key, ours):
+        return _compare(key, np.float64(fixture[key]), np.float64(ours), fixture, {}).ok
+
+    assert ok("trajectory/1/G_loss", 100.0005) and not ok("trajectory/1/G_loss", 100.002)
+    # step 2's gap (1e-3) carries to step 3, whose own gap is 0
+    assert ok("trajectory/3/G_loss", 100.2) and not ok("trajectory/3/G_loss", 100.4)
+    # the shipped 64 px trajectories stay at LOSS_RTOL throughout
+    for name in ("ugatit_trajectory.npz", "nicegan_trajectory.npz"):
+        shipped = load_fixture(os.path.join(FIXTURES, name))
+        for key in (k for k in shipped if k.startswith("trajectory/")):
+            assert TRAJECTORY_NOISE_FACTOR * _noise_floor(shipped, key) < LOSS_RTOL, key
