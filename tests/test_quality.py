@@ -10,7 +10,7 @@ from ppugatit.errors import DataError
 from ppugatit.metrics.fid_kid import kid, mean_kid
 from ppugatit.alignment import fixture_config, load_fixture
 from ppugatit.engine.quality_run import bench_config, initial_weights, train_and_score
-from ppugatit.quality import baselines, l1, mann_whitney, ssim
+from ppugatit.quality import baselines, l1, mann_whitney, ssim, wilcoxon_signed_rank
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,22 @@ def test_mann_whitney_exact_p_values():
     u, p = mann_whitney([5.0, 1.0, 3.0, 9.0, 7.0],
                         [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 11.0, 0.5, 13.0])
     assert u == 15.0 and abs(p - 0.36363636363636365) < 1e-12
+
+
+def test_wilcoxon_signed_rank_exact_p_values():
+    """Two computed by scipy.stats.wilcoxon(method="exact") (which reports min(W+, W-)), and
+    by hand: all eight pairs one way (2 of 256 sign patterns as extreme), a tie (ranks 1,
+    2.5, 2.5: W+ 5 reached or passed by 2 of 8 patterns), a zero difference dropped."""
+    assert wilcoxon_signed_rank([12, 7, 15, 3, 9, 20, 5, 11, 8],
+                                [11, 10, 11, 1, 1, 15, 12, 2, 2]) == (35.0, 0.1640625)
+    assert wilcoxon_signed_rank([1.2, 3.4, 2.2, 5.1, 0.7],
+                                [1.0, 3.0, 2.5, 4.0, 0.1]) == (13.0, 0.1875)
+    assert wilcoxon_signed_rank(range(8), [x + 0.5 + x / 10 for x in range(8)]) == (
+        0.0, 2 / 256)
+    assert wilcoxon_signed_rank([3, 1, 2], [1, 2, 0]) == (5.0, 0.5)
+    assert wilcoxon_signed_rank([1, 2, 3], [1, 0, 0]) == (3.0, 0.5)
+    with pytest.raises(ValueError, match="differ in length"):
+        wilcoxon_signed_rank([1, 2], [1])
 
 
 def test_mean_kid_is_the_mean_of_the_two_standard_kids():

@@ -188,27 +188,37 @@ def summarise(runs: list[dict]) -> dict:
 
 def final_comparison(runs: list[dict]) -> dict:
     """At the last scored iteration, per model, official side and metric: each side's median
-    over seeds and the Mann-Whitney test of ours against that side's runs (exact two-sided p)."""
+    over seeds and the Mann-Whitney test of ours against that side's runs (exact two-sided p).
+    Against the official code trained from our initial weights, also the paired test over the
+    seeds both sides ran (Wilcoxon signed-rank, exact): the same draw on both sides, so only
+    the code and its data stream differ."""
     import numpy as np
 
-    from ppugatit.quality import mann_whitney
+    from ppugatit.quality import mann_whitney, wilcoxon_signed_rank
 
     last = str(max(score_at()))
     out: dict = {}
     for model in sorted({r["model"] for r in runs}):
-        sides = {impl: [r["scores"][last] for r in runs
-                        if r["model"] == model and r["impl"] == impl and last in r["scores"]]
+        sides = {impl: {r["seed"]: r["scores"][last] for r in runs
+                        if r["model"] == model and r["impl"] == impl and last in r["scores"]}
                  for impl in ("ours",) + OFFICIAL_SIDES}
         for other in OFFICIAL_SIDES:
             if not (sides["ours"] and sides[other]):
                 continue
+            both = sorted(set(sides["ours"]) & set(sides[other]))
             for k in METRICS:
-                ours, theirs = ([s[k] for s in sides[i]] for i in ("ours", other))
+                ours, theirs = ([s[k] for s in sides[i].values()] for i in ("ours", other))
                 u, p = mann_whitney(ours, theirs)
-                out.setdefault(model, {}).setdefault(other, {})[k] = {
-                    "iteration": int(last), "median_ours": float(np.median(ours)),
-                    "median_other": float(np.median(theirs)), "n": [len(ours), len(theirs)],
-                    "U": u, "p": p}
+                row = {"iteration": int(last), "median_ours": float(np.median(ours)),
+                       "median_other": float(np.median(theirs)), "n": [len(ours), len(theirs)],
+                       "U": u, "p": p}
+                pairs = [(sides["ours"][s][k], sides[other][s][k]) for s in both]
+                if other == "official_from_ours" and any(a != b for a, b in pairs):
+                    w, p_paired = wilcoxon_signed_rank(*zip(*pairs))
+                    row["paired"] = {"n": len(pairs), "W+": w, "p": p_paired,
+                                     "median_difference": float(np.median(
+                                         [a - b for a, b in pairs]))}
+                out.setdefault(model, {}).setdefault(other, {})[k] = row
     return out
 
 
@@ -220,8 +230,12 @@ def final_table(final: dict) -> str:
             lines.append(f"== {model} at iteration {first['iteration']}: median over seeds "
                          f"({first['n'][0]} ours, {first['n'][1]} {other}), Mann-Whitney exact p")
             for k, v in metrics.items():
+                paired = v.get("paired")
                 lines.append(f"  {k:<11} ours {v['median_ours']:8.3f}  {other} "
-                             f"{v['median_other']:8.3f}  U {v['U']:6.1f}  p {v['p']:.3f}")
+                             f"{v['median_other']:8.3f}  U {v['U']:6.1f}  p {v['p']:.3f}"
+                             + (f"  | paired over {paired['n']} seeds: median ours - theirs "
+                                f"{paired['median_difference']:+.3f}, Wilcoxon p "
+                                f"{paired['p']:.3f}" if paired else ""))
     return "\n".join(lines)
 
 
