@@ -86,10 +86,9 @@ def test_official_augmentation_shapes_range_and_flip():
 def test_resize_is_the_official_bilinear_filter():
     """The official Resize is PIL's bilinear filter. Enlarging rounds without bias: the mean is
     within 0.03 levels of the same interpolation in float64 (PIL +0.01; OpenCV's INTER_LINEAR
-    on uint8, which we used before, -0.13). Shrinking by 2
-    spreads each pixel over a triangle of support 2 in the source: a white column at x = 5
-    gives output column 2 weight 3/8 (96) and column 3 weight 1/8 (32), where a box filter
-    (INTER_AREA) gives 128 and 0."""
+    on uint8, which we used before, -0.13). Shrinking by 2 spreads each pixel over a triangle
+    of support 2 in the source: a white column at x = 5 gives output column 2 weight 3/8 (96)
+    and column 3 weight 1/8 (32), where a box filter (INTER_AREA) gives 128 and 0."""
     img = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     exact = cv2.resize(img.astype(np.float64), (94, 94), interpolation=cv2.INTER_LINEAR)
     assert abs(resize(img, (94, 94)).mean() - exact.mean()) < 0.03
