@@ -86,7 +86,8 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
         if "float64/" + key in fixture:  # how far the official code itself moves, in float64
             note = (f"relative {diff / scale:.1e}; the official code in float64: "
                     f"{_float64_gap(fixture, key):.1e}")
-            rtol = max(LOSS_RTOL, TRAJECTORY_NOISE_FACTOR * _noise_floor(fixture, key))
+            if section == "trajectory":  # the floor is read over the steps up to this one
+                rtol = max(LOSS_RTOL, TRAJECTORY_NOISE_FACTOR * _noise_floor(fixture, key))
         return Row(key, diff, rtol * scale, diff <= rtol * scale, note)
     if _is_uv(key) and steps == 1:  # over a trajectory, u and v are compared as weights are
         diff = float(np.abs(ours - ref).max())

@@ -206,14 +206,15 @@ def final_comparison(runs: list[dict]) -> dict:
             if not (sides["ours"] and sides[other]):
                 continue
             both = sorted(set(sides["ours"]) & set(sides[other]))
+            paired = other == "official_from_ours"  # the same draws: compare seed by seed
             for k in METRICS:
                 ours, theirs = ([s[k] for s in sides[i].values()] for i in ("ours", other))
                 u, p = mann_whitney(ours, theirs)
                 row = {"iteration": int(last), "median_ours": float(np.median(ours)),
                        "median_other": float(np.median(theirs)), "n": [len(ours), len(theirs)],
                        "U": u, "p": p}
-                pairs = [(sides["ours"][s][k], sides[other][s][k]) for s in both]
-                if other == "official_from_ours" and any(a != b for a, b in pairs):
+                pairs = [(sides["ours"][s][k], sides[other][s][k]) for s in both] if paired else []
+                if any(a != b for a, b in pairs):
                     w, p_paired = wilcoxon_signed_rank(*zip(*pairs))
                     row["paired"] = {"n": len(pairs), "W+": w, "p": p_paired,
                                      "median_difference": float(np.median(
