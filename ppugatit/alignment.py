@@ -17,11 +17,11 @@ import numpy as np
 import paddle
 
 from ppugatit.config import build_config
-from ppugatit.convert import convert_official, model_to_official, paddle_to_official
+from ppugatit.weights.layout import convert_official, model_to_official, paddle_to_official
 from ppugatit.device import restore_device, setup_device
 from ppugatit.errors import DataError
 from ppugatit.models import MODELS
-from ppugatit.official import model_name_for_networks
+from ppugatit.weights.pytorch import model_name_for_networks
 
 RESULT_SECTIONS = ("eval_forward", "train_forward", "step", "trajectory", "after")
 FORWARD_TOL = 1e-4      # x max(1, max|ref|)

@@ -42,11 +42,12 @@ COMMON: dict = {
         "eval_interval": 0,
         "eval_num_images": 100,
         "inception_weights": None,
+        "init_weights": None,  # start from these networks (fine-tuning): optimizers fresh
     },
 }
 
 # Keys whose value may be null as well as their default's type.
-NULLABLE = {"train.inception_weights"}
+NULLABLE = {"train.inception_weights", "train.init_weights"}
 
 # Lower bounds: (bound, strict). A key a model lacks is skipped.
 AT_LEAST: dict[str, tuple[float, bool]] = {
@@ -72,6 +73,10 @@ MODEL_DEFAULTS: dict[str, dict] = {
             "n_dis_global": 7,
             "n_dis_local": 5,
             "self_attention": False,
+            # whose network: pytorch (the official code), tensorflow (the authors' TF code,
+            # whose released checkpoints run here), paddlegan (PaddleGAN's port)
+            "variant": "pytorch",
+            "smoothing": False,  # the TF code's AdaLIN option (its checkpoints say _smoothing)
         },
         "loss": {
             "adv_weight": 1.0,

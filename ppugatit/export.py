@@ -26,6 +26,7 @@ import yaml
 
 from ppugatit.errors import UserError
 from ppugatit.inference import InferenceError, z_dim
+from ppugatit.pipelines import PIPELINES, pipeline_for
 from ppugatit.device import keep_memory_for_inference, resolve_device, setup_device
 from ppugatit.kernels.cpu import onednn_flag, onnx_graph
 from ppugatit.runtime import ONNX_FILE, ONNX_META_KEY, OnnxPredictor, choose_runtime, onnx_path
@@ -74,7 +75,8 @@ def _export_layer(model, direction: str | None, with_heatmap: bool):
                               f"got '{direction}'")
         layer = _Outputs(model.translator(direction), with_heatmap)
         meta.update(input="image", direction=direction, img_size=int(m.img_size),
-                    outputs=["image", "heatmap"] if with_heatmap else ["image"])
+                    outputs=["image", "heatmap"] if with_heatmap else ["image"],
+                    pipeline=pipeline_for(model.cfg).name)
         spec = paddle.static.InputSpec([None, 3, m.img_size, m.img_size], "float32",
                                        name="image")
     layer.eval()
@@ -375,7 +377,8 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
         raise InferenceError(f"--heatmap: {model_dir} was exported without the heatmap; "
                              f"export again with --with-heatmap")
     summary = translate_files(collect_inputs(source), predictor, int(meta["img_size"]), output,
-                              batch_size, heatmap, keep_size, None, stream, faces)
+                              batch_size, heatmap, keep_size, None, stream, faces,
+                              PIPELINES[meta.get("pipeline", "ours")])
     return summary.line(f"translated ({meta['direction']})", output)
 
 

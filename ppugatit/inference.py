@@ -17,18 +17,18 @@ from typing import Callable, Iterable, Optional, TextIO
 import numpy as np
 import paddle
 
-from ppugatit.data.dataset import eval_transform, resize
+from ppugatit.data.dataset import resize
 from ppugatit.data.image_io import is_image_file, list_images, read_image, write_image
 from ppugatit.errors import UserError
 from ppugatit.face import FaceCrop, compose, view
 from ppugatit.logger import format_eta
+from ppugatit.pipelines import PIPELINES, Pipeline, pipeline_for
 from ppugatit.visual import overlay, panel_grid, seven_panels, to_uint8
 
 Runner = Callable[[np.ndarray], tuple[np.ndarray, Optional[np.ndarray]]]
 
 # what cv2.imencode writes from 8-bit RGB; any other input extension gets ".png" appended
 WRITABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".webp", ".tif", ".tiff")
-OFFICIAL_EXTENSIONS = (".pt", ".pth")
 
 
 class InferenceError(UserError):
@@ -36,53 +36,15 @@ class InferenceError(UserError):
 
 
 # ----- model and device
-def find_config(weights: str) -> str | None:
-    """The ``config.yaml`` a training run wrote beside its weights (or above checkpoints/)."""
-    folder = os.path.dirname(os.path.abspath(weights))
-    for candidate in (folder, os.path.dirname(folder)):
-        path = os.path.join(candidate, "config.yaml")
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 def load_model(weights: str, config: str | None = None, overrides: Iterable[str] = ()):
-    """The model with its weights, in eval mode.
-
-    ``weights``: our ``weights.pdparams`` (or a training ``.pdckpt``), configured by ``config``
-    or else the run's ``config.yaml`` beside it; or an official PyTorch ``.pt``/``.pth``,
-    converted on the fly without torch, its sizes read off the tensor shapes.
-    """
-    from ppugatit import checkpoint, torch_pickle
-    from ppugatit.config import build_config
-    from ppugatit.convert import convert_official
-    from ppugatit.models import MODELS
-    from ppugatit.official import model_from_official
-
-    overrides = list(overrides)
-    if not os.path.isfile(weights):
+    """The model with its weights, in eval mode: any format
+    :func:`ppugatit.weights.loader.open_weights` reads (ours, the official PyTorch ``.pt``,
+    PaddleGAN's ``.pdparams``, the authors' TensorFlow checkpoint folder), told by content."""
+    from ppugatit.weights.loader import open_weights
+    from ppugatit.weights.tf_checkpoint import is_bundle
+    if not os.path.exists(weights) and not is_bundle(weights):
         raise InferenceError(f"--weights {weights}: file not found")
-    if weights.lower().endswith(OFFICIAL_EXTENSIONS):
-        official = torch_pickle.load(weights)
-        model = model_from_official(official, weights, config, overrides)
-        model.load_weights(convert_official(model, official, weights), weights)
-    else:
-        config = config or find_config(weights)
-        if config is None:
-            raise InferenceError(
-                f"{weights}: no config.yaml beside it; pass -c CONFIG (the config.yaml of the "
-                f"run that wrote it, or a configs/*.yaml with the same model settings)")
-        cfg = build_config(config, overrides, for_training=False)
-        model = MODELS[cfg.model.name](cfg)
-        state = checkpoint.load(weights)
-        if isinstance(state, dict) and "model" in state and "iteration" in state:
-            state = state["model"]["networks"]  # a training checkpoint
-        if not isinstance(state, dict):
-            raise InferenceError(f"{weights}: holds a {type(state).__name__}, not the dict of "
-                                 f"networks that weights.pdparams holds")
-        model.load_weights(state, weights)
-    model.eval()
-    return model
+    return open_weights(weights, config, overrides)
 
 
 def z_dim(model) -> int:
@@ -209,7 +171,7 @@ def _write(path: str, image: np.ndarray, summary: Summary, stream: TextIO) -> bo
 def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, output: str,
                     batch_size: int = 1, heatmap: bool = False, keep_size: bool = False,
                     back: Runner | None = None, stream: TextIO | None = None,
-                    faces: FaceCrop | None = None) -> Summary:
+                    faces: FaceCrop | None = None, pipeline: Pipeline | None = None) -> Summary:
     """Translate ``inputs`` (from :func:`collect_inputs`) into ``output``.
 
     Each translation goes to ``output/<name>``; with ``heatmap`` the CAM heatmap blended over
@@ -222,9 +184,12 @@ def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, o
     picture (a picture without a face is named on ``stream`` and translated whole); further
     faces go to ``<stem>_face2<ext>`` ...; with its ``paste_back`` the result is the photo with
     the translated crops pasted in, at the photo's size. ``keep_size`` then means the crop's
-    size.
+    size. ``pipeline`` (:mod:`ppugatit.pipelines`; ours by default) resizes each picture for
+    the network and turns its outputs into pixels.
     """
     stream = stream or sys.stderr
+    pipeline = pipeline or PIPELINES["ours"]
+    pixels = pipeline.to_uint8
     if batch_size < 1:
         raise InferenceError(f"--batch-size must be at least 1, got {batch_size}")
     for src, name in inputs:
@@ -247,18 +212,18 @@ def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, o
                 continue
             boxes = [None] if faces is None else faces.boxes(img, src, stream)
             views = [view(img, box) for box in boxes]
-            batch += [eval_transform(v, img_size) for v in views]
+            batch += [pipeline.prepare(v, img_size) for v in views]
             kept.append((src, name, img, boxes, views))
         if batch:
             x = np.stack(batch)
             fake, fake_heat = run(x)
             if (heatmap or back) and fake_heat is None:
                 raise InferenceError("this model gives no heatmap; drop --heatmap / --grid")
-            reals, fakes = to_uint8(x), to_uint8(fake)
+            reals, fakes = pixels(x), pixels(fake)
             if back is not None:
                 ident, ident_heat = back(x)
                 cycle, cycle_heat = back(fake)
-                idents, cycles = to_uint8(ident), to_uint8(cycle)
+                idents, cycles = pixels(ident), pixels(cycle)
             row = 0
             for src, name, img, boxes, views in kept:
                 ok = True
@@ -323,7 +288,8 @@ def infer(weights: str, output: str, source: str | None = None, config: str | No
           overrides: Iterable[str] = (), direction: str | None = None, heatmap: bool = False,
           grid: bool = False, keep_size: bool = False, batch_size: int = 1,
           device: str | None = None, num: int | None = None, seed: int = 0,
-          stream: TextIO | None = None, faces: FaceCrop | None = None) -> str:
+          stream: TextIO | None = None, faces: FaceCrop | None = None,
+          pipeline: str | None = None) -> str:
     """``tools/infer.py``: translate ``source`` (an image, folder or glob), or sample ``num``
     pictures from a generation model; returns the summary line. Runs where training runs:
     the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`)."""
@@ -348,5 +314,6 @@ def infer(weights: str, output: str, source: str | None = None, config: str | No
     run = dygraph_runner(model.translator(direction))
     back = dygraph_runner(model.translator(other_direction(model, direction))) if grid else None
     summary = translate_files(collect_inputs(source), run, model.cfg.model.img_size, output,
-                              batch_size, heatmap, keep_size, back, stream, faces)
+                              batch_size, heatmap, keep_size, back, stream, faces,
+                              pipeline_for(model.cfg, pipeline))
     return summary.line(f"translated ({direction})", output)

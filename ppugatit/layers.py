@@ -22,29 +22,32 @@ from ppugatit.kernels.cpu import replacement
 
 
 # ----- adaptive instance-layer normalisation (U-GAT-IT's AdaLIN)
-def _normalise(x: paddle.Tensor, axis: list[int], eps: float) -> paddle.Tensor:
-    """(x - mean) / sqrt(var + eps) over ``axis``, the variance unbiased (n - 1), as
-    ``torch.var`` gives the official code."""
+def _normalise(x: paddle.Tensor, axis: list[int], eps: float, unbiased: bool) -> paddle.Tensor:
+    """(x - mean) / sqrt(var + eps) over ``axis``: the variance unbiased (n - 1) as
+    ``torch.var`` gives the official PyTorch code, or biased as ``tf.nn.moments`` gives the
+    authors' TensorFlow code."""
     n = math.prod(x.shape[a] for a in axis)
     centred = x - x.mean(axis=axis, keepdim=True)
-    var = (centred * centred).sum(axis=axis, keepdim=True) / (n - 1)
+    var = (centred * centred).sum(axis=axis, keepdim=True) / (n - 1 if unbiased else n)
     return centred / paddle.sqrt(var + eps)
 
 
-def instance_and_layer_norm(x: paddle.Tensor, eps: float) -> tuple[paddle.Tensor, paddle.Tensor]:
+def instance_and_layer_norm(x: paddle.Tensor, eps: float,
+                            unbiased: bool = True) -> tuple[paddle.Tensor, paddle.Tensor]:
     """The paper's a_I and a_L: ``x`` normalised per channel and per image."""
-    return _normalise(x, [2, 3], eps), _normalise(x, [1, 2, 3], eps)
+    return _normalise(x, [2, 3], eps, unbiased), _normalise(x, [1, 2, 3], eps, unbiased)
 
 
 def instance_layer_norm(x: paddle.Tensor, rho_in: paddle.Tensor, rho_ln: paddle.Tensor,
-                        gamma: paddle.Tensor, beta: paddle.Tensor, eps: float) -> paddle.Tensor:
+                        gamma: paddle.Tensor, beta: paddle.Tensor, eps: float,
+                        unbiased: bool = True) -> paddle.Tensor:
     """``gamma * (rho_in * a_I + rho_ln * a_L) + beta``, each weight ``[N or 1, C]``.
 
     U-GAT-IT weighs by rho and 1 - rho, NICE-GAN by a softmax over two rhos."""
     kernel = replacement("instance_layer_norm")
     if kernel is not None:
-        return kernel(x, rho_in * gamma, rho_ln * gamma, beta, eps)
-    a_in, a_ln = instance_and_layer_norm(x, eps)
+        return kernel(x, rho_in * gamma, rho_ln * gamma, beta, eps, unbiased)
+    a_in, a_ln = instance_and_layer_norm(x, eps, unbiased)
     rho_in, rho_ln, gamma, beta = (t.unsqueeze([2, 3]) for t in (rho_in, rho_ln, gamma, beta))
     return gamma * (rho_in * a_in + rho_ln * a_ln) + beta
 
@@ -52,26 +55,34 @@ def instance_layer_norm(x: paddle.Tensor, rho_in: paddle.Tensor, rho_ln: paddle.
 class AdaILN(nn.Layer):
     """Adaptive Instance-Layer Normalisation: rho mixes IN and LN; gamma, beta ``[N, C]`` come
     from the MLP on the CAM features. rho starts at 0.9 and is clipped to [0, 1] after each G
-    update (:func:`clip_rho`)."""
+    update (:func:`clip_rho`).
 
-    def __init__(self, num_features: int, eps: float = 1e-5):
+    The authors' TensorFlow code differs in three ways, each a switch here: biased variances
+    (``unbiased=False``), rho starting at 1, and its ``smoothing`` option, which mixes with
+    ``clip(rho - 0.1, 0, 1)`` instead of rho (``smoothing=0.1``).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, unbiased: bool = True,
+                 smoothing: float = 0.0, rho_init: float = 0.9):
         super().__init__()
-        self.eps = eps
+        self.eps, self.unbiased, self.smoothing = eps, unbiased, smoothing
         self.rho = self.create_parameter(
-            [1, num_features, 1, 1], default_initializer=nn.initializer.Constant(0.9))
+            [1, num_features, 1, 1], default_initializer=nn.initializer.Constant(rho_init))
 
     def forward(self, x: paddle.Tensor, gamma: paddle.Tensor, beta: paddle.Tensor) -> paddle.Tensor:
         rho = self.rho.reshape([1, -1])
-        return instance_layer_norm(x, rho, 1 - rho, gamma, beta, self.eps)
+        if self.smoothing:
+            rho = (rho - self.smoothing).clip(0.0, 1.0)
+        return instance_layer_norm(x, rho, 1 - rho, gamma, beta, self.eps, self.unbiased)
 
 
 class ILN(nn.Layer):
     """Instance-Layer Normalisation with its own gamma and beta (the decoder's up-sampling);
-    rho starts at 0."""
+    rho starts at 0. ``unbiased=False``: the TensorFlow code's biased variances."""
 
-    def __init__(self, num_features: int, eps: float = 1e-5):
+    def __init__(self, num_features: int, eps: float = 1e-5, unbiased: bool = True):
         super().__init__()
-        self.eps = eps
+        self.eps, self.unbiased = eps, unbiased
         shape = [1, num_features, 1, 1]
         self.rho = self.create_parameter(shape, default_initializer=nn.initializer.Constant(0.0))
         self.gamma = self.create_parameter(shape, default_initializer=nn.initializer.Constant(1.0))
@@ -79,7 +90,7 @@ class ILN(nn.Layer):
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         rho, gamma, beta = (t.reshape([1, -1]) for t in (self.rho, self.gamma, self.beta))
-        return instance_layer_norm(x, rho, 1 - rho, gamma, beta, self.eps)
+        return instance_layer_norm(x, rho, 1 - rho, gamma, beta, self.eps, self.unbiased)
 
 
 @paddle.no_grad()
@@ -91,14 +102,22 @@ def clip_rho(network: nn.Layer, low: float = 0.0, high: float = 1.0) -> None:
 
 
 class InstanceNorm(nn.Layer):
-    """Non-affine instance norm (PyTorch's ``nn.InstanceNorm2d`` default: biased var, eps 1e-5)."""
+    """Instance norm with PyTorch's ``nn.InstanceNorm2d`` defaults (no affine, biased variance,
+    eps 1e-5); with ``num_features``, a learnt per-channel scale and shift, as TensorFlow's
+    ``tf.contrib.layers.instance_norm`` in the authors' code."""
 
-    def __init__(self, eps: float = 1e-5):
+    def __init__(self, eps: float = 1e-5, num_features: int | None = None):
         super().__init__()
         self.eps = eps
+        self.weight = self.bias = None
+        if num_features is not None:
+            self.weight = self.create_parameter(
+                [num_features], default_initializer=nn.initializer.Constant(1.0))
+            self.bias = self.create_parameter(
+                [num_features], is_bias=True, default_initializer=nn.initializer.Constant(0.0))
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return F.instance_norm(x, eps=self.eps)
+        return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
 
 
 # ----- spectral normalisation (PyTorch's nn.utils.spectral_norm)
@@ -228,13 +247,19 @@ class Linear(nn.Linear):
 
 
 class ReflectionPad2D(nn.Layer):
-    """``nn.ReflectionPad2d(p)``: the border mirrored, the edge row itself not repeated."""
+    """``nn.ReflectionPad2d(p)``: the border mirrored, the edge row itself not repeated.
 
-    def __init__(self, padding: int):
+    ``padding`` is one width for every side, or ``(left, right, top, bottom)``: the authors'
+    TensorFlow code pads a 3x3 stride-2 convolution by 1 before and 0 after.
+    """
+
+    def __init__(self, padding: int | tuple[int, int, int, int]):
         super().__init__()
         self.p = padding
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if not isinstance(self.p, int):
+            return F.pad(x, list(self.p), mode="reflect")
         kernel = replacement("reflection_pad")
         if kernel is not None:
             return kernel(x, self.p)

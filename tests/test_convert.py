@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, ROOT
-from ppugatit import torch_pickle
+from ppugatit.weights import torch_pickle
 from ppugatit.alignment import fixture_config, load_fixture
 from ppugatit.checkpoint import load as load_pdparams
 from ppugatit.config import build_config
@@ -104,7 +104,7 @@ def test_a_checkpoint_of_another_configuration_is_refused():
     ckpt = torch_pickle.load(PT)
     cfg = build_config(overrides={"model.light": True, "model.ch": 8, "model.n_res": 2,
                                   "model.img_size": 128})
-    from ppugatit.convert import convert_official
+    from ppugatit.weights.layout import convert_official
     with pytest.raises(CheckpointError, match="genA2B.*has shape .* but this model needs"):
         convert_official(UGATIT(cfg), ckpt, "x.pt")
 

@@ -43,7 +43,8 @@ def test_export_writes_the_model_and_its_description(exported):
                                             "inference.yml"]
     meta = yaml.safe_load((exported / "inference.yml").read_text())
     assert meta == {"model": "ugatit", "task": "translation", "onednn": True, "input": "image",
-                    "direction": "A2B", "img_size": 128, "outputs": ["image", "heatmap"]}
+                    "direction": "A2B", "img_size": 128, "outputs": ["image", "heatmap"],
+                    "pipeline": "ours"}
 
 
 MKLDNN_RUN = """

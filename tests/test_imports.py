@@ -20,14 +20,15 @@ PACKAGE = os.path.join(ROOT, "ppugatit")
 RANKS = [
     ("utilities", ["ppugatit", "ppugatit.errors", "ppugatit.defaults", "ppugatit.config",
                    "ppugatit.utils", "ppugatit.logger", "ppugatit.checkpoint",
-                   "ppugatit.torch_pickle", "ppugatit.visual", "ppugatit.losses",
+                   "ppugatit.weights.torch_pickle", "ppugatit.weights.paddle_pickle",
+                   "ppugatit.weights.tf_checkpoint", "ppugatit.visual", "ppugatit.losses",
                    "ppugatit.run_dir", "ppugatit.cli", "ppugatit.data", "ppugatit.face",
-                   "ppugatit.quality", "ppugatit.kernels.malloc"]),
+                   "ppugatit.quality", "ppugatit.kernels.malloc", "ppugatit.pipelines"]),
     ("kernels and device", ["ppugatit.kernels", "ppugatit.device"]),
-    ("layers", ["ppugatit.layers", "ppugatit.convert"]),
+    ("layers", ["ppugatit.layers", "ppugatit.weights.layout"]),
     ("networks", ["ppugatit.attention", "ppugatit.networks", "ppugatit.metrics"]),
     ("models", ["ppugatit.models"]),
-    ("engine, inference, export", ["ppugatit.official", "ppugatit.alignment", "ppugatit.engine",
+    ("engine, inference, export", ["ppugatit.weights", "ppugatit.alignment", "ppugatit.engine",
                                    "ppugatit.inference", "ppugatit.export", "ppugatit.runtime",
                                    "ppugatit.benchmark", "ppugatit.app"]),
 ]
@@ -120,7 +121,7 @@ def test_imports_go_downwards_only():
 def test_configuration_knows_no_model_class_and_models_no_fixture():
     graph = import_graph()
     assert not {d for d in graph["ppugatit.config"] if d.startswith("ppugatit.models")}
-    assert graph["ppugatit.convert"] <= {"ppugatit.errors", "ppugatit.layers"}
+    assert graph["ppugatit.weights.layout"] <= {"ppugatit.errors", "ppugatit.layers"}
     for name in ("ppugatit.models.base", "ppugatit.models.ugatit", "ppugatit.models.nicegan",
                  "ppugatit.models.sagan"):
         with open(modules()[name], encoding="utf-8") as f:

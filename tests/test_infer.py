@@ -13,6 +13,7 @@ from ppugatit.alignment import load_fixture
 from ppugatit.config import build_config, save_config
 from ppugatit.data.dataset import eval_transform
 from ppugatit.data.image_io import read_image, write_image
+from ppugatit.errors import UserError
 from ppugatit.inference import (InferenceError, collect_inputs, infer, load_model,
                                 output_path, sample_files)
 from ppugatit.models.ugatit import UGATIT
@@ -168,7 +169,7 @@ def test_user_errors(tmp_path, tiny_run):
         infer(weights, str(tmp_path / "in"), str(tmp_path / "in"))
     lonely = tmp_path / "lonely.pdparams"
     checkpoint.save(model.weights(), str(lonely))
-    with pytest.raises(InferenceError, match=r"no config.yaml beside it; pass -c CONFIG"):
+    with pytest.raises(UserError, match=r"no config.yaml beside it; pass -c CONFIG"):
         infer(str(lonely), str(tmp_path / "out"), str(tmp_path / "in"))
     with pytest.raises(InferenceError, match=r"--direction must be one of \['A2B', 'B2A'\]"):
         infer(weights, str(tmp_path / "out"), str(tmp_path / "in"), direction="A2C")

@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 from conftest import FIXTURES, ROOT
-from ppugatit import torch_pickle
+from ppugatit.weights import torch_pickle
 from ppugatit.data.image_io import list_images, read_image, write_image
 from ppugatit.errors import CheckpointError, DataError
 from ppugatit.metrics import features as features_mod

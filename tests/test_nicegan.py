@@ -8,15 +8,16 @@ import paddle
 import pytest
 
 from conftest import FIXTURES, ROOT, perturbed
-from ppugatit import checkpoint, torch_pickle
+from ppugatit import checkpoint
+from ppugatit.weights import torch_pickle
 from ppugatit.alignment import check_fixture, fixture_config, fixture_model, load_fixture
 from ppugatit.config import build_config
-from ppugatit.convert import paddle_to_official
+from ppugatit.weights.layout import paddle_to_official
 from ppugatit.engine import Trainer
 from ppugatit.errors import ConfigError
 from ppugatit.models import MODELS
 from ppugatit.models.nicegan import NICEGAN
-from ppugatit.official import config_from_official, model_from_official
+from ppugatit.weights.pytorch import config_from_official, model_from_official
 
 FIXTURE = os.path.join(FIXTURES, "nicegan_light_step.npz")
 PT = os.path.join(FIXTURES, "nicegan_light_official.pt")

@@ -16,7 +16,7 @@ from ppugatit.engine import Trainer
 from ppugatit.errors import ConfigError, DataError
 from ppugatit.kernels.cpu import onednn_flag
 from ppugatit.models.sagan import SAGAN
-from ppugatit.official import config_from_official, model_for_networks
+from ppugatit.weights.pytorch import config_from_official, model_for_networks
 from ppugatit.networks.sagan import BatchNorm2D
 
 FIXTURE = os.path.join(FIXTURES, "sagan_step.npz")

@@ -1,4 +1,4 @@
-"""Translate pictures with trained (.pdparams) or official PyTorch (.pt) weights.
+"""Translate pictures with any weights ppugatit reads: ours, official PyTorch, PaddleGAN, TensorFlow.
 
     python tools/infer.py --weights output/demo/weights.pdparams --input data/demo/testA \
         --output out/A2B
@@ -7,6 +7,13 @@
 
     python tools/infer.py --weights selfie2anime.pt -o model.img_size=256 --input photos \
         --output out/anime --face-crop --paste-back
+
+    python tools/infer.py --weights checkpoint/UGATIT_light_selfie2anime_lsgan_4resblock_6dis_1_1_10_10_1000_sn_smoothing \
+        --input selfie.jpg --output out --face-crop
+    python tools/infer.py --weights ugatit_light.pdparams --input selfie.jpg --output out --face-crop
+
+The format is told by the file's content. The authors' TensorFlow and PaddleGAN weights are fed
+and read as their own test code does (--pipeline auto); --pipeline ours uses ours instead.
 
 --input is an image, a folder (recursively, sub-folders kept) or a quoted glob. Generation
 models sample instead: --num N --seed S.
@@ -20,8 +27,11 @@ from ppugatit.inference import infer
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("-c", "--config", help="the run's config (default: config.yaml beside "
                     "--weights; for a .pt, the sizes are read off the file)")
-parser.add_argument("--weights", required=True, help="weights.pdparams, a .pdckpt or an "
-                    "official .pt")
+parser.add_argument("--weights", required=True, help="weights.pdparams, a .pdckpt, an "
+                    "official .pt, a PaddleGAN .pdparams or a TensorFlow checkpoint folder")
+parser.add_argument("--pipeline", default="auto", choices=["auto", "ours", "tensorflow",
+                    "paddlegan"], help="resize and pixel rounding (auto: the weights' "
+                    "authors')")
 parser.add_argument("--input", help="an image, a folder or a glob")
 parser.add_argument("--output", required=True, help="folder for the results")
 parser.add_argument("--direction", help="A2B (default) or B2A")
@@ -42,4 +52,4 @@ args = parser.parse_args()
 run(lambda: print(infer(args.weights, args.output, args.input, args.config, args.override,
                         args.direction, args.heatmap, args.grid, args.keep_size,
                         args.batch_size, args.device, args.num, args.seed,
-                        faces=face.from_arguments(args, parser))))
+                        faces=face.from_arguments(args, parser), pipeline=args.pipeline)))

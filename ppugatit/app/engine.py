@@ -1,4 +1,4 @@
-"""The model behind the web app, loaded once: weights of ours, official ``.pt`` or an export."""
+"""The model behind the web app, loaded once: any weights ppugatit reads, or an export."""
 from __future__ import annotations
 
 import os
@@ -7,10 +7,11 @@ from typing import Iterable
 
 import numpy as np
 
-from ppugatit.data.dataset import eval_transform
 from ppugatit.device import resolve_device
 from ppugatit.inference import (InferenceError, dygraph_runner, load_model,
                                 z_dim)
+from ppugatit.pipelines import PIPELINES, pipeline_for
+from ppugatit.runtime import ONNX_FILE
 from ppugatit.visual import to_uint8
 
 EXPORT_FILES = ("inference.json", "inference.pdmodel", "inference.pdiparams", "inference.yml")
@@ -18,8 +19,9 @@ EXPORT_FILES = ("inference.json", "inference.pdmodel", "inference.pdiparams", "i
 
 def is_export(weights: str) -> bool:
     """A folder written by tools/export_model.py, one of its files, or an .onnx file."""
-    return (os.path.isdir(weights) or os.path.basename(weights) in EXPORT_FILES
-            or weights.lower().endswith(".onnx"))
+    if os.path.isdir(weights):  # else a TensorFlow checkpoint folder, say
+        return any(os.path.isfile(os.path.join(weights, f)) for f in EXPORT_FILES + (ONNX_FILE,))
+    return os.path.basename(weights) in EXPORT_FILES or weights.lower().endswith(".onnx")
 
 
 class Engine:
@@ -52,6 +54,7 @@ class Engine:
         else:
             self.directions, self.img_size, self.z_dim = tuple(model.directions), m.img_size, None
             self._runners = {d: dygraph_runner(model.translator(d)) for d in self.directions}
+        self.pipeline = pipeline_for(model.cfg)
 
     def _load_export(self, weights) -> None:
         from ppugatit.export import open_predictor
@@ -68,6 +71,7 @@ class Engine:
             self.directions, self.img_size = (meta["direction"],), int(meta["img_size"])
             self.z_dim = None
             self._runners = {meta["direction"]: predictor}
+        self.pipeline = PIPELINES[meta.get("pipeline", "ours")]
 
     def describe(self) -> str:
         what = (f"samples from {self.z_dim}-d noise" if self.task == "generation" else
@@ -81,10 +85,10 @@ class Engine:
         if direction not in self.directions:
             raise InferenceError(f"direction must be one of {list(self.directions)}, "
                                  f"got '{direction}'")
-        x = eval_transform(picture, self.img_size)[None]
+        x = self.pipeline.prepare(picture, self.img_size)[None]
         with self._lock:
             fake, heat = self._runners[direction](x)
-        return to_uint8(fake)[0], None if heat is None else heat[0]
+        return self.pipeline.to_uint8(fake)[0], None if heat is None else heat[0]
 
     def sample(self, seed: int) -> np.ndarray:
         """The picture ``tools/infer.py --num 1 --seed S`` writes."""

@@ -15,14 +15,14 @@ import os
 import numpy as np
 import paddle
 
-from ppugatit.data.dataset import domain_files, eval_transform
+from ppugatit.data.dataset import domain_files
 from ppugatit.data.image_io import read_image
 from ppugatit.errors import ConfigError, DataError
 from ppugatit.metrics import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
 from ppugatit.metrics.features import features
 from ppugatit.metrics.fid_kid import fid, kid, mean_kid
 from ppugatit.quality import scores as paired_scores
-from ppugatit.visual import to_uint8
+from ppugatit.pipelines import pipeline_for
 
 
 def check_paired(files: dict[str, list[str]], root: str) -> None:
@@ -57,6 +57,7 @@ class Evaluator:
             from ppugatit.metrics.inception import load_inception
             self.inception = load_inception(inception_weights)
         self.img_size = model.cfg.model.img_size
+        self.pipeline = pipeline_for(model.cfg)  # the authors' resize and rounding for theirs
         self.batch_size, self.kid_subsets, self.seed = batch_size, kid_subsets, seed
         self.num_images = num_images
         self.paired = paired
@@ -74,9 +75,9 @@ class Evaluator:
     def _real_images(self, domain: str) -> np.ndarray:
         """A domain's test pictures as the model sees them, back in uint8."""
         if domain not in self._images:
-            self._images[domain] = to_uint8(np.stack([eval_transform(read_image(f),
-                                                                     self.img_size)
-                                                      for f in self.files[domain]]))
+            self._images[domain] = self.pipeline.to_uint8(np.stack(
+                [self.pipeline.prepare(read_image(f), self.img_size)
+                 for f in self.files[domain]]))
         return self._images[domain]
 
     def _real_features(self, domain: str) -> np.ndarray:
@@ -95,14 +96,14 @@ class Evaluator:
             inputs = z.astype("float32")
         else:
             layer = model.translator(direction)
-            inputs = np.stack([eval_transform(read_image(f), self.img_size)
+            inputs = np.stack([self.pipeline.prepare(read_image(f), self.img_size)
                                for f in self.files[direction[0]]])
         layer.eval()
         out = []
         for start in range(0, len(inputs), self.batch_size):
             result = layer(paddle.to_tensor(inputs[start:start + self.batch_size]))
             images = result[0] if isinstance(result, (tuple, list)) else result
-            out.extend(to_uint8(images))
+            out.extend(self.pipeline.to_uint8(images.numpy()))
         return out
 
     def _kid(self, fake: np.ndarray, domain: str):

@@ -67,6 +67,6 @@ def initial_weights(cfg) -> dict[str, np.ndarray]:
     """The networks a run of ``cfg`` starts from (the Trainer seeds and builds them as in
     ``train_and_score``), as ``net/param`` arrays in the official names and layout: what
     the official runner's ``--init`` takes, to train the official code from our draw."""
-    from ppugatit.convert import model_to_official
+    from ppugatit.weights.layout import model_to_official
 
     return model_to_official(Trainer(cfg).model)

@@ -25,10 +25,11 @@ from ppugatit.data.dataset import domain_files, load_test_images, train_loader
 from ppugatit.data.demo import ensure_demo_dataset
 from ppugatit.data.image_io import write_image
 from ppugatit.device import setup_device
-from ppugatit.errors import CheckpointError, UserError
+from ppugatit.errors import CheckpointError, ConfigError, UserError
 from ppugatit.logger import format_eta, setup_logger
 from ppugatit.models import MODELS
 from ppugatit.utils import seed_everything
+from ppugatit.weights import loader
 
 
 class TrainingStopped(UserError):
@@ -63,6 +64,13 @@ class Trainer:
 
     def _set_up(self, resume: bool, fresh: bool, early: logging.Handler) -> None:
         cfg = self.cfg
+        model_cls = MODELS[cfg.model.name]
+        refusal = model_cls.training_refusal(cfg)
+        if refusal:
+            raise ConfigError(refusal)
+        init = None
+        if cfg.train.init_weights and not resume:
+            init = loader.read_for_training(cfg, cfg.train.init_weights)
         earlier = run_dir.claim(self.out, resume, fresh) if self.rank == 0 or not fresh else []
         self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world,
                                    cfg.train.cpu_onednn, cfg.train.cpu_keep_memory,
@@ -74,7 +82,6 @@ class Trainer:
             warnings.filterwarnings("ignore", message="amp_guard can only be enabled")
         seed_everything(cfg.train.seed)
 
-        model_cls = MODELS[cfg.model.name]
         root = cfg.dataset.root
         if cfg.dataset.demo and self.rank == 0:
             ensure_demo_dataset(root)
@@ -85,6 +92,10 @@ class Trainer:
         self.sample_batch = self._sample_batch(model_cls, root)
 
         self.model = model_cls(cfg)
+        if init is not None:
+            fmt = loader.init_weights(self.model, cfg.train.init_weights, init)
+            self.logger.info("train.init_weights: networks from %s (%s weights); optimizers "
+                             "fresh, iteration 0", cfg.train.init_weights, fmt)
         self.iteration = 0
         self.best_kid = float("inf")
         if resume:

@@ -273,9 +273,10 @@ def _unbiased_factors(x: paddle.Tensor) -> tuple[float, float]:
 
 
 def fused_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scale: paddle.Tensor,
-                              bias: paddle.Tensor, eps: float) -> paddle.Tensor:
-    """``in_scale * IN(x) + ln_scale * LN(x) + bias`` (scales and bias ``[N or 1, C]``, unbiased
-    variances) through two fused instance-norm kernels.
+                              bias: paddle.Tensor, eps: float, unbiased: bool = True) -> paddle.Tensor:
+    """``in_scale * IN(x) + ln_scale * LN(x) + bias`` (scales and bias ``[N or 1, C]``;
+    unbiased variances as PyTorch's, or biased as TensorFlow's moments) through two fused
+    instance-norm kernels.
 
     The instance part's scale and bias ride in the fused kernel's affine step (x seen as one
     image of N*C channels, so the affine weights may differ per sample), leaving one
@@ -284,7 +285,7 @@ def fused_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scal
     layer norm would take only the last axis, on one thread).
     """
     n, c, h, w = x.shape
-    k_in, k_ln = _unbiased_factors(x)
+    k_in, k_ln = _unbiased_factors(x) if unbiased else (1.0, 1.0)
     in_scale, ln_scale, bias = (t.expand([n, c]) for t in (in_scale, ln_scale, bias))
     out_in = F.instance_norm(x.reshape([1, n * c, h, w]),
                              weight=(in_scale * math.sqrt(k_in)).reshape([n * c]),
@@ -294,11 +295,11 @@ def fused_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scal
 
 
 def _onnx_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scale: paddle.Tensor,
-                              bias: paddle.Tensor, eps: float) -> paddle.Tensor:
+                              bias: paddle.Tensor, eps: float, unbiased: bool = True) -> paddle.Tensor:
     """The same function with every shape known but the batch: ONNX's InstanceNormalization
     needs its channel count, which the N*C channels of the fused form leave free."""
     _, c, h, w = x.shape
-    k_in, k_ln = _unbiased_factors(x)
+    k_in, k_ln = _unbiased_factors(x) if unbiased else (1.0, 1.0)
     out_in = F.instance_norm(x, eps=eps * k_in)
     out_ln = F.instance_norm(x.reshape([-1, 1, c * h, w]), eps=eps * k_ln).reshape([-1, c, h, w])
     return (out_in * (in_scale * math.sqrt(k_in)).reshape([-1, c, 1, 1])

@@ -16,8 +16,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ppugatit import torch_pickle
-from ppugatit.convert import official_to_paddle
+from ppugatit.weights import torch_pickle
+from ppugatit.weights.layout import official_to_paddle
 from ppugatit.errors import CheckpointError, ConfigError
 from ppugatit.metrics import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
 from ppugatit.metrics.random_weights import seeded_state_dict

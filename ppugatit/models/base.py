@@ -65,6 +65,11 @@ class GANModel:
     onednn_inference: bool = True      # its export keeps its numbers under Paddle Inference's
                                        # oneDNN (tests/test_export.py checks each model)
 
+    @classmethod
+    def training_refusal(cls, cfg: Any) -> str | None:
+        """Why this config cannot be trained (checked before a run folder is touched)."""
+        return None
+
     def __init__(self, cfg: Any):
         self.cfg = cfg
         self.networks: dict[str, nn.Layer] = {}
@@ -178,9 +183,17 @@ class GANModel:
         """Networks only: what inference loads."""
         return {name: net.state_dict() for name, net in self.networks.items()}
 
-    def load_weights(self, weights: dict[str, dict], source: str = "weights") -> None:
+    def load_weights(self, weights: dict[str, dict], source: str = "weights",
+                     partial: bool = False) -> None:
+        """``partial``: load the networks ``weights`` has (a released file may hold only the
+        generators), as long as it has one; else every network must be there."""
         from ppugatit.checkpoint import load_network_state
+        if partial and not set(weights) & set(self.networks):
+            raise CheckpointError(f"{source}: holds none of this model's networks "
+                                  f"({', '.join(self.networks)}); it holds {sorted(weights)}")
         for name, net in self.networks.items():
+            if partial and name not in weights:
+                continue
             if name not in weights:
                 raise CheckpointError(f"{source}: has no '{name}' network (it holds "
                                  f"{sorted(weights)}); was it saved by another model?")

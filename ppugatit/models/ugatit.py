@@ -11,7 +11,7 @@ from ppugatit.kernels import cpu as kernels
 from ppugatit.layers import clip_rho
 from ppugatit.losses import bce_to, mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
-from ppugatit.networks.ugatit import Discriminator, ResnetGenerator
+from ppugatit.networks.ugatit import VARIANTS, Discriminator, ResnetGenerator
 from ppugatit.visual import panel_grid, seven_panels, to_uint8
 
 
@@ -46,9 +46,24 @@ class UGATIT(GANModel):
     DEFAULTS = MODEL_DEFAULTS["ugatit"]
     official_networks = ("genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB")
 
+    @classmethod
+    def training_refusal(cls, cfg) -> str | None:
+        if cfg.model.variant == "tensorflow":
+            return ("model.variant=tensorflow runs the authors' TensorFlow checkpoints; it does "
+                    "not train (their discriminators and trainer are not ported, so a run would "
+                    "not be theirs): fine-tune a PyTorch-variant model instead (train."
+                    "init_weights takes official .pt, PaddleGAN or ppugatit weights)")
+        return None
+
     def __init__(self, cfg):
         super().__init__(cfg)
         m = cfg.model
+        if m.variant not in VARIANTS:
+            raise ConfigError(f"model.variant must be one of {', '.join(VARIANTS)}, got "
+                              f"'{m.variant}'")
+        if m.variant == "tensorflow" and m.n_res != 4:
+            raise ConfigError(f"model.variant=tensorflow needs model.n_res=4 (the authors' MLP "
+                              f"is ch * n_res wide and feeds 4 * ch channels), got {m.n_res}")
         if m.img_size % 4:
             raise ConfigError(f"model.img_size must be a multiple of 4, got {m.img_size}")
         for key, n in (("n_dis_global", m.n_dis_global), ("n_dis_local", m.n_dis_local)):
@@ -64,9 +79,15 @@ class UGATIT(GANModel):
             raise ConfigError(f"model.self_attention needs at least 8 channels where it attends "
                               f"(C/8 query channels), got {narrowest}; raise model.ch")
         gen = dict(input_nc=3, output_nc=3, ngf=m.ch, n_blocks=m.n_res, img_size=m.img_size,
-                   light=m.light, self_attention=m.self_attention)
+                   light=m.light, self_attention=m.self_attention, variant=m.variant,
+                   smoothing=m.smoothing)
         self.genA2B = ResnetGenerator(**gen)
         self.genB2A = ResnetGenerator(**gen)
+        self.generators = [self.genA2B, self.genB2A]
+        if m.variant == "tensorflow":  # inference only (training_refusal): no discriminators
+            self.networks = {"genA2B": self.genA2B, "genB2A": self.genB2A}
+            self.discriminators = []
+            return
         sa = m.self_attention
         self.disGA = Discriminator(3, m.ch, m.n_dis_global, self_attention=sa)
         self.disGB = Discriminator(3, m.ch, m.n_dis_global, self_attention=sa)
@@ -74,7 +95,6 @@ class UGATIT(GANModel):
         self.disLB = Discriminator(3, m.ch, m.n_dis_local, self_attention=sa)
         self.networks = {"genA2B": self.genA2B, "genB2A": self.genB2A, "disGA": self.disGA,
                          "disGB": self.disGB, "disLA": self.disLA, "disLB": self.disLB}
-        self.generators = [self.genA2B, self.genB2A]
         self.discriminators = [self.disGA, self.disGB, self.disLA, self.disLB]
 
         opt = cfg.optimizer

@@ -2,7 +2,7 @@
 
 Our networks carry the official names, so a checkpoint's network names pick the model and
 its tensor shapes give the config (``model.ch``, ``model.n_res``...). The tensor-by-tensor
-conversion itself is ``ppugatit/convert.py``, which knows nothing of configs or models.
+conversion itself is ``ppugatit/weights/layout.py``, which knows nothing of configs or models.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ppugatit.config import build_config, parse_overrides
-from ppugatit.convert import convert_official
+from ppugatit.weights.layout import convert_official
 from ppugatit.errors import CheckpointError
 from ppugatit.models import MODELS
 
@@ -93,19 +93,3 @@ def model_from_official(checkpoint: dict, source: str, config: str | None = None
     over = config_from_official(checkpoint, source)
     over.update(parse_overrides(overrides or []))
     return MODELS[over["model.name"]](build_config(config, over))
-
-
-def convert_checkpoint_file(src: str, dst: str, config: str | None = None,
-                            overrides: list[str] | None = None) -> str:
-    """``tools/convert_weights.py``: read ``src`` (.pt), write our weights to ``dst``."""
-    from ppugatit import checkpoint as ckpt_io
-    from ppugatit import torch_pickle
-
-    official = torch_pickle.load(src)
-    model = model_from_official(official, src, config, overrides)
-    weights = convert_official(model, official, src)
-    ckpt_io.save(weights, dst)
-    n = sum(v.size for sd in weights.values() for v in sd.values())
-    return (f"{dst}: {len(weights)} networks ({', '.join(weights)}), {n / 1e6:.2f}M values, "
-            f"model.name={model.cfg.model.name} light={model.cfg.model.get('light')} "
-            f"ch={model.cfg.model.get('ch')}")
