@@ -72,3 +72,13 @@ def model_to_official(model) -> dict[str, np.ndarray]:
     """Every network's state in the official names and layout, keyed ``net/param``."""
     return {f"{net}/{name}": value for net, layer in model.networks.items()
             for name, value in paddle_to_official(layer).items()}
+
+
+def bottleneck_img_size(fc_in: int, ch: int, source: str) -> int:
+    """The img_size of a full model, whose MLP's first layer takes the whole bottleneck map of
+    4*ch channels at img_size/4 (a light model's MLP pools: its size is not in the file)."""
+    side = int(round((fc_in / (4 * ch)) ** 0.5))
+    if side * side * 4 * ch != fc_in:
+        raise CheckpointError(f"{source}: the MLP's first layer takes {fc_in} inputs, which is "
+                              f"no square bottleneck of {4 * ch} channels; is it U-GAT-IT?")
+    return 4 * side

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from ppugatit.errors import CheckpointError
+from ppugatit.weights.layout import bottleneck_img_size
 
 GENERATORS = ("genA2B", "genB2A")
 NETWORKS = GENERATORS + ("disGA", "disGB", "disLA", "disLB")
@@ -57,11 +58,7 @@ def paddlegan_sizes(state: dict, source: str) -> dict:
             over[key] = 1 + len([k for k in state[net]
                                  if k.startswith("model.") and k.endswith("weight_orig")])
     if fc_in != 4 * ch:
-        side = int(round((fc_in / (4 * ch)) ** 0.5))
-        if side * side * 4 * ch != fc_in:
-            raise CheckpointError(f"{source}: genA2B's FC.0 takes {fc_in} inputs, no square "
-                                  f"bottleneck of {4 * ch} channels")
-        over["model.img_size"] = 4 * side
+        over["model.img_size"] = bottleneck_img_size(fc_in, ch, source)
     return over
 
 

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ppugatit.config import build_config, parse_overrides
-from ppugatit.weights.layout import convert_official
+from ppugatit.weights.layout import bottleneck_img_size
 from ppugatit.errors import CheckpointError
 from ppugatit.models import MODELS
 
@@ -45,8 +45,8 @@ def _ugatit_sizes(checkpoint: dict) -> dict:
                                            and k.endswith("weight_orig")]),
             "model.n_dis_local": 1 + len([k for k in dis_l if k.startswith("model.")
                                           and k.endswith("weight_orig")])}
-    if fc_in != 4 * ch:  # the full model's FC takes the whole bottleneck map
-        over["model.img_size"] = 4 * int(round((fc_in / (4 * ch)) ** 0.5))
+    if fc_in != 4 * ch:
+        over["model.img_size"] = bottleneck_img_size(fc_in, ch, "checkpoint")
     return over
 
 
@@ -59,7 +59,7 @@ def _nicegan_sizes(checkpoint: dict) -> dict:
     over = {"model.name": "nicegan", "model.ch": ch, "model.n_res": n_res,
             "model.n_dis": n_dis, "model.light": fc_in == 4 * ch}
     if fc_in != 4 * ch:
-        over["model.img_size"] = 4 * int(round((fc_in / (4 * ch)) ** 0.5))
+        over["model.img_size"] = bottleneck_img_size(fc_in, ch, "checkpoint")
     return over
 
 

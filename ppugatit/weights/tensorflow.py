@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from ppugatit.errors import CheckpointError
+from ppugatit.weights.layout import bottleneck_img_size
 
 # our generator <- the authors' scope (their generator_B translates A to B)
 GENERATOR_SCOPES = {"genA2B": "generator_B", "genB2A": "generator_A"}
@@ -104,11 +105,7 @@ def tensorflow_sizes(variables: dict[str, np.ndarray], prefix: str) -> dict:
             "model.n_res": n_res, "model.light": light,
             "model.smoothing": model_dir_facts(prefix).get("smoothing", True)}
     if not light:
-        side = int(round((fc_in / (4 * ch)) ** 0.5))
-        if side * side * 4 * ch != fc_in:
-            raise CheckpointError(f"{prefix}: MLP/linear_0 takes {fc_in} inputs, which is no "
-                                  f"square bottleneck of {4 * ch} channels")
-        over["model.img_size"] = 4 * side
+        over["model.img_size"] = bottleneck_img_size(fc_in, ch, prefix)
     return over
 
 
