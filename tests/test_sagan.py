@@ -93,8 +93,11 @@ def test_batchnorm_updates_running_statistics_as_pytorch():
 
 
 @pytest.mark.parametrize("key, value, match", [
-    ("model.img_size", 128, "model.img_size must be 64"),
-    ("model.conv_dim", 4, "model.conv_dim must be at least 8"),
+    ("model.img_size", 128, "model.img_size=128: G makes 64 px pictures, which D compares "
+                            "with the data set's 128 px ones; nearest that work: "
+                            "-o model.img_size=64"),
+    ("model.conv_dim", 4, "model.conv_dim=4: building G and D fails: .*SelfAttention needs at "
+                          "least 8 channels.*-o model.conv_dim=8"),
     ("loss.adv_loss", "wgan-gp", "loss.adv_loss must be 'hinge'"),
 ])
 def test_bad_config_is_refused(key, value, match):

@@ -68,6 +68,7 @@ class Trainer:
         refusal = model_cls.training_refusal(cfg)
         if refusal:
             raise ConfigError(refusal)
+        model_cls.check_config(cfg)
         init = None
         if cfg.train.init_weights and not resume:
             init = loader.read_for_training(cfg, cfg.train.init_weights)

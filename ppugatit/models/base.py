@@ -13,6 +13,7 @@ import paddle
 import paddle.distributed as dist
 import paddle.nn as nn
 
+from ppugatit import shape_walk
 from ppugatit.errors import CheckpointError, ConfigError
 from ppugatit.kernels.cpu import backward_context
 
@@ -70,7 +71,20 @@ class GANModel:
         """Why this config cannot be trained (checked before a run folder is touched)."""
         return None
 
+    @classmethod
+    def probes(cls, m: Any) -> list[shape_walk.Probe]:
+        """The networks of model settings ``m`` as the training step uses them (see
+        :mod:`ppugatit.shape_walk`): what decides which settings are accepted."""
+        return []
+
+    @classmethod
+    def check_config(cls, cfg: Any) -> None:
+        """Refuse, in one line, model settings the networks cannot run (checked before a run
+        folder is touched, and again by the constructor for inference and export)."""
+        shape_walk.check(cls.probes(cfg.model), cfg.model)
+
     def __init__(self, cfg: Any):
+        type(self).check_config(cfg)
         self.cfg = cfg
         self.networks: dict[str, nn.Layer] = {}
         self.optimizers: dict[str, paddle.optimizer.Optimizer] = {}

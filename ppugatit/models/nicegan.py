@@ -16,6 +16,7 @@ from ppugatit.errors import ConfigError
 from ppugatit.losses import mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
 from ppugatit.networks.nicegan import Discriminator, ResnetGenerator
+from ppugatit.shape_walk import Probe, pictures, same_size
 from ppugatit.visual import heatmap_to_rgb, panel_grid, to_uint8
 
 
@@ -33,28 +34,32 @@ class Translator(nn.Layer):
         return self.generator(z), heatmap
 
 
-def check_sizes(img_size: int, n_dis: int) -> None:
-    """The official networks' size limits, as one-line errors instead of shape errors."""
-    if img_size % 4:
-        raise ConfigError(f"model.img_size must be a multiple of 4, got {img_size}")
-    if n_dis < 6:
-        raise ConfigError(f"model.n_dis must be at least 6 (NICE-GAN's local head starts after "
-                          f"Dis0_0), got {n_dis}")
-    # the global head: n_dis-2 stride-2 convs, then two 4x4 convs on 1-px-padded maps
-    if img_size // 2 ** (n_dis - 2) < 3:
-        raise ConfigError(f"model.n_dis={n_dis} needs img_size >= {3 * 2 ** (n_dis - 2)}, got "
-                          f"{img_size}; lower model.n_dis or raise model.img_size")
-
-
 class NICEGAN(GANModel):
     DEFAULTS = MODEL_DEFAULTS["nicegan"]
     official_networks = ("gen2B", "gen2A", "disA", "disB")
     onednn_inference = False  # Paddle 3.3.1's oneDNN inference crashes on the SN encoder
 
+    @classmethod
+    def probes(cls, m) -> list[Probe]:
+        """The discriminator on a batch, the generator on its z, and the generator's output
+        against the batch (the cycle and reconstruction losses)."""
+        def build(m, narrow: bool) -> dict:
+            ch = 1 if narrow else m.ch
+            return {"disA": Discriminator(3, ch, m.n_dis),
+                    "gen2B": ResnetGenerator(3, 3, ngf=ch, n_blocks=m.n_res,
+                                             img_size=m.img_size, light=m.light)}
+
+        def run(nets: dict, m) -> str | None:
+            x = pictures(m)
+            *_, z = nets["disA"](x)
+            return same_size("disA -> gen2B", nets["gen2B"](z), x)
+
+        return [Probe(("disA", "gen2B"), build, run, sizes=("img_size", "n_dis"),
+                      widths=("n_dis",))]
+
     def __init__(self, cfg):
         super().__init__(cfg)
         m = cfg.model
-        check_sizes(m.img_size, m.n_dis)
         gen = dict(input_nc=3, output_nc=3, ngf=m.ch, n_blocks=m.n_res, img_size=m.img_size,
                    light=m.light)
         self.gen2B = ResnetGenerator(**gen)

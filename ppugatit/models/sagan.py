@@ -13,8 +13,9 @@ from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.losses import hinge_d_loss, hinge_g_loss
 from ppugatit.models.base import GANModel, set_requires_grad
-from ppugatit.networks.sagan import (IMG_SIZE, Discriminator, Generator, fixed_singular_vectors,
+from ppugatit.networks.sagan import (Discriminator, Generator, fixed_singular_vectors,
                                      spectral_norms)
+from ppugatit.shape_walk import Probe, pictures
 from ppugatit.visual import overlay, panel_grid, to_uint8
 
 # where the attention maps are shown: (x, y) as fractions of the feature map, one colour each
@@ -76,15 +77,31 @@ class SAGAN(GANModel):
     official_networks = ("G", "D")
     onednn_inference = False  # Paddle 3.3.1's oneDNN transposed convolutions: off by 2e-2
 
+    @classmethod
+    def probes(cls, m) -> list[Probe]:
+        """G on noise, D on a batch of the data set's pictures: D compares the two, so G must
+        make pictures of the data set's size, and D must give one logit per picture."""
+        def build(m, narrow: bool) -> dict:
+            # narrow: 8, the fewest channels its attention takes (the real width, built first,
+            # has at least as many)
+            width = 8 if narrow else m.conv_dim
+            return {"G": Generator(m.z_dim, width), "D": Discriminator(width)}
+
+        def run(nets: dict, m) -> str | None:
+            fake = nets["G"](paddle.zeros([2, m.z_dim]))[0]
+            if fake.shape[-1] != m.img_size:
+                return (f"G makes {fake.shape[-1]} px pictures, which D compares with the data "
+                        f"set's {m.img_size} px ones")
+            logit = nets["D"](pictures(m, 2))[0]
+            if logit.shape != [2]:
+                return f"D gives {logit.shape[0]} logits for 2 pictures, not one per picture"
+            return None
+
+        return [Probe(("G", "D"), build, run, sizes=("img_size",), widths=("conv_dim",))]
+
     def __init__(self, cfg):
         super().__init__(cfg)
         m = cfg.model
-        if m.img_size != IMG_SIZE:
-            raise ConfigError(f"model.img_size must be {IMG_SIZE} for SAGAN (the reference "
-                              f"architecture's five up-sampling stages), got {m.img_size}")
-        if m.conv_dim < 8:
-            raise ConfigError(f"model.conv_dim must be at least 8 (the 32 px attention block "
-                              f"projects conv_dim channels to conv_dim/8), got {m.conv_dim}")
         if m.z_dim < 1:
             raise ConfigError(f"model.z_dim must be positive, got {m.z_dim}")
         if cfg.loss.adv_loss != "hinge":

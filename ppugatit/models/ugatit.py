@@ -12,6 +12,7 @@ from ppugatit.layers import clip_rho
 from ppugatit.losses import bce_to, mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
 from ppugatit.networks.ugatit import VARIANTS, Discriminator, ResnetGenerator
+from ppugatit.shape_walk import Probe, pictures, same_size
 from ppugatit.visual import panel_grid, seven_panels, to_uint8
 
 
@@ -55,8 +56,8 @@ class UGATIT(GANModel):
                     "init_weights takes official .pt, PaddleGAN or ppugatit weights)")
         return None
 
-    def __init__(self, cfg):
-        super().__init__(cfg)
+    @classmethod
+    def check_config(cls, cfg) -> None:
         m = cfg.model
         if m.variant not in VARIANTS:
             raise ConfigError(f"model.variant must be one of {', '.join(VARIANTS)}, got "
@@ -64,20 +65,42 @@ class UGATIT(GANModel):
         if m.variant == "tensorflow" and m.n_res != 4:
             raise ConfigError(f"model.variant=tensorflow needs model.n_res=4 (the authors' MLP "
                               f"is ch * n_res wide and feeds 4 * ch channels), got {m.n_res}")
-        if m.img_size % 4:
-            raise ConfigError(f"model.img_size must be a multiple of 4, got {m.img_size}")
-        for key, n in (("n_dis_global", m.n_dis_global), ("n_dis_local", m.n_dis_local)):
-            if n < 3:
-                raise ConfigError(f"model.{key} must be at least 3, got {n}")
-            # each of the first n-2 layers halves the size; the last two convs take 3 px each
-            if m.img_size // 2 ** (n - 2) < 4:
-                raise ConfigError(
-                    f"model.{key}={n} needs img_size >= {4 * 2 ** (n - 2)}, got {m.img_size};"
-                    f" lower model.{key} or raise model.img_size")
-        narrowest = m.ch * min(4, 2 ** (min(m.n_dis_global, m.n_dis_local) - 2))
-        if m.self_attention and narrowest < 8:
-            raise ConfigError(f"model.self_attention needs at least 8 channels where it attends "
-                              f"(C/8 query channels), got {narrowest}; raise model.ch")
+        super().check_config(cfg)
+
+    @classmethod
+    def probes(cls, m) -> list[Probe]:
+        """The generator on a batch, its output against the batch (the cycle and identity
+        losses); each discriminator depth on a batch. The TensorFlow variant has generators
+        only."""
+        def generator(m, narrow: bool) -> dict:
+            return {"genA2B": ResnetGenerator(
+                3, 3, ngf=1 if narrow else m.ch, n_blocks=m.n_res, img_size=m.img_size,
+                light=m.light, self_attention=m.self_attention and not narrow,
+                variant=m.variant, smoothing=m.smoothing)}
+
+        def translate(nets: dict, m) -> str | None:
+            x = pictures(m)
+            return same_size("genA2B", nets["genA2B"](x)[0], x)
+
+        probes = [Probe(("genA2B",), generator, translate, sizes=("img_size",),
+                        widths=("ch", "self_attention"))]
+        if m.variant == "tensorflow":
+            return probes
+        for key, name in (("n_dis_global", "disGA"), ("n_dis_local", "disLA")):
+            def discriminator(m, narrow: bool, key=key, name=name) -> dict:
+                return {name: Discriminator(3, 1 if narrow else m.ch, m[key],
+                                            self_attention=m.self_attention and not narrow)}
+
+            def judge(nets: dict, m, name=name) -> None:
+                nets[name](pictures(m))
+
+            probes.append(Probe((name,), discriminator, judge, sizes=("img_size", key),
+                                widths=("ch", key, "self_attention")))
+        return probes
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        m = cfg.model
         gen = dict(input_nc=3, output_nc=3, ngf=m.ch, n_blocks=m.n_res, img_size=m.img_size,
                    light=m.light, self_attention=m.self_attention, variant=m.variant,
                    smoothing=m.smoothing)

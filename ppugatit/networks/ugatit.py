@@ -193,7 +193,7 @@ class ResnetGenerator(nn.Layer):
 class Discriminator(nn.Layer):
     """PatchGAN with spectral norm and CAM; returns ``(logit, cam_logit, heatmap)``.
 
-    ``n_layers`` 7 is the official global discriminator (needs >= 128 px inputs), 5 the local one.
+    ``n_layers`` 7 is the official global discriminator (needs >= 96 px inputs), 5 the local one.
     The CAM re-weighting takes the linear layer's raw ``weight_orig``, as the official code's
     ``list(self.gap_fc.parameters())[0]`` does after spectral norm. ``self_attention`` adds
     SAGAN's self-attention after the encoder, before CAM (not in the official code).
