@@ -38,9 +38,10 @@ SEARCH: dict[str, tuple[int, int]] = {"img_size": (8, 1024), "n_dis": (1, 12),
 class Probe:
     """Networks of one model that the training step uses together.
 
-    ``build(m, narrow)`` makes ``networks`` (name -> layer) from the model settings ``m`` (narrow: the width the
-    spatial walk uses). ``run(nets, m)`` does with them what the training step does, on a batch
-    of ``m.img_size`` pictures, and returns what is wrong with their outputs (None: nothing).
+    ``build(m, narrow)`` makes ``networks`` (name -> layer) from the model settings ``m``
+    (narrow: the width the spatial walk uses). ``run(nets, m)`` does with them what the
+    training step does, on a batch of ``m.img_size`` pictures, and returns what is wrong with
+    their outputs (None: nothing).
     ``sizes`` are the settings the spatial walk depends on, ``widths`` those construction does;
     both are searched for the nearest working values.
     """
@@ -160,7 +161,7 @@ def nearest(probes: list[Probe], m: dict, key: str, failing: Probe,
                 continue
             candidate = {**m, key: v}
             if walk(failing, candidate, widths) is None and all(
-                    walk(p, candidate) is None for p in probes):
+                    walk(p, candidate) is None for p in probes if p is not failing):
                 found.append(v)
         if found:
             return found

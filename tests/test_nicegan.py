@@ -124,8 +124,9 @@ def test_sizes_of_a_full_model_are_read_off_its_checkpoint():
     ({"model.img_size": 64, "model.n_dis": 7},
      r"model.img_size=64, model.n_dis=7: layer disA\.pad .* would see 1 px.*nearest that work: "
      r"-o model.img_size=96 or -o model.n_dis=6$"),
-    ({"model.img_size": 50, "model.n_dis": 6}, r"model.img_size=50, .* returns 48 px pictures for 50 px ones.*"
-                             r"-o model.img_size=48 or -o model.img_size=52"),
+    ({"model.img_size": 50, "model.n_dis": 6},
+     r"model.img_size=50, .* returns 48 px pictures for 50 px ones.*"
+     r"-o model.img_size=48 or -o model.img_size=52"),
 ])
 def test_impossible_sizes_are_refused_with_the_key(over, message):
     with pytest.raises(ConfigError, match=message):

@@ -18,6 +18,7 @@ import paddle.nn.functional as F
 from ppugatit.attention import SelfAttention
 from ppugatit.layers import Conv2D, torch_uniform
 
+
 def l2normalize(v: paddle.Tensor, eps: float = 1e-12) -> paddle.Tensor:
     """The reference's normalisation: v / (|v| + eps) (PyTorch's own uses max(|v|, eps))."""
     return v / (paddle.linalg.norm(v) + eps)
