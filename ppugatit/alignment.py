@@ -70,6 +70,16 @@ def _noise_floor(fixture: dict, key: str) -> float:
                if f"float64/trajectory/{j}/{loss}" in fixture)
 
 
+def loss_tolerance(fixture: dict, key: str) -> float:
+    """How far a ``step/`` or ``trajectory/`` loss may be from the fixture's, absolute:
+    LOSS_RTOL of its value, over a trajectory at least TRAJECTORY_NOISE_FACTOR times the
+    official float32 run's own distance from float64 up to that step."""
+    rtol = LOSS_RTOL
+    if key.startswith("trajectory/") and "float64/" + key in fixture:
+        rtol = max(LOSS_RTOL, TRAJECTORY_NOISE_FACTOR * _noise_floor(fixture, key))
+    return rtol * max(abs(float(fixture[key])), 1e-12)
+
+
 def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
              lrs: dict[str, float], noise: str | None = None, steps: int = 1) -> Row:
     if ours is None:
@@ -80,15 +90,13 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
         return Row(key, float("nan"), 0.0, False, f"shape {ours.shape} != {ref.shape}")
     section = key.split("/")[0]
     if section in ("step", "trajectory"):
-        scale = max(abs(float(ref)), 1e-12)
         diff = float(abs(ours - ref))
-        note, rtol = "", LOSS_RTOL
+        note = ""
         if "float64/" + key in fixture:  # how far the official code itself moves, in float64
-            note = (f"relative {diff / scale:.1e}; the official code in float64: "
-                    f"{_float64_gap(fixture, key):.1e}")
-            if section == "trajectory":  # the floor is read over the steps up to this one
-                rtol = max(LOSS_RTOL, TRAJECTORY_NOISE_FACTOR * _noise_floor(fixture, key))
-        return Row(key, diff, rtol * scale, diff <= rtol * scale, note)
+            note = (f"relative {diff / max(abs(float(ref)), 1e-12):.1e}; the official code in "
+                    f"float64: {_float64_gap(fixture, key):.1e}")
+        tol = loss_tolerance(fixture, key)
+        return Row(key, diff, tol, diff <= tol, note)
     if _is_uv(key) and steps == 1:  # over a trajectory, u and v are compared as weights are
         diff = float(np.abs(ours - ref).max())
         return Row(key, diff, UV_TOL, diff <= UV_TOL)
@@ -193,16 +201,16 @@ def _step(model, before: dict[str, dict], batch: dict) -> dict:
     return out
 
 
-def _translation_start(model, fixture: dict) -> tuple[dict, paddle.Tensor, paddle.Tensor]:
+def _translation_start(model, fixture: dict,
+                       before: dict) -> tuple[paddle.Tensor, paddle.Tensor]:
     """The ``before/`` weights loaded, the model in eval mode, and the two domains' inputs."""
-    before = fixture_weights(model, fixture)
     model.load_weights(before)
     model.eval()
-    return before, *(paddle.to_tensor(fixture[f"input/real_{d}"]) for d in "AB")
+    return tuple(paddle.to_tensor(fixture[f"input/real_{d}"]) for d in "AB")
 
 
-def _replay_ugatit(model, fixture: dict) -> tuple[dict, dict]:
-    before, real_A, real_B = _translation_start(model, fixture)
+def _replay_ugatit(model, fixture: dict, before: dict) -> tuple[dict, dict]:
+    real_A, real_B = _translation_start(model, fixture, before)
     out: dict = {}
     with paddle.no_grad():
         for net in ("genA2B", "disGA", "disLA"):
@@ -218,8 +226,8 @@ def _replay_ugatit(model, fixture: dict) -> tuple[dict, dict]:
     return out, {}
 
 
-def _replay_nicegan(model, fixture: dict) -> tuple[dict, dict]:
-    before, real_A, real_B = _translation_start(model, fixture)
+def _replay_nicegan(model, fixture: dict, before: dict) -> tuple[dict, dict]:
+    real_A, real_B = _translation_start(model, fixture, before)
     out: dict = {}
     with paddle.no_grad():
         names = ("logit_local", "logit_global", "cam_logit", "heatmap", "z")
@@ -256,8 +264,7 @@ def _sagan_float_noise(d_losses: dict) -> dict[str, str]:
     return noise
 
 
-def _replay_sagan(model, fixture: dict) -> tuple[dict, dict]:
-    before = fixture_weights(model, fixture)
+def _replay_sagan(model, fixture: dict, before: dict) -> tuple[dict, dict]:
     t = {k: paddle.to_tensor(fixture[f"input/{k}"]) for k in ("z_eval", "z_d", "z_g", "real")}
     out: dict = {}
     model.load_weights(before)
@@ -293,12 +300,12 @@ def trajectory_steps(fixture: dict) -> int:
     return int(fixture["config/steps"].item()) if "config/steps" in fixture else 1
 
 
-def _replay_trajectory(model, fixture: dict) -> tuple[dict, dict]:
+def _replay_trajectory(model, fixture: dict, before: dict) -> tuple[dict, dict]:
     """Iterations 1..steps from ``before/``, as the Trainer runs them (the schedule advanced,
     then the step), on the fixture's batches: each iteration's losses, then ``after/``. This
     is what one step cannot show: gradients left from the previous update, the schedule,
     Adam's moments, spectral norm's u and v and rho's clipping carried forward."""
-    model.load_weights(fixture_weights(model, fixture))
+    model.load_weights(before)
     model.train()
     out: dict = {}
     for i in range(1, trajectory_steps(fixture) + 1):
@@ -320,19 +327,27 @@ def recorded_keys(fixture: dict) -> list[str]:
 REPLAY = {"ugatit": _replay_ugatit, "nicegan": _replay_nicegan, "sagan": _replay_sagan}
 
 
-def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) -> list[Row]:
-    """Rebuild everything the fixture records with our code; one row per recorded tensor.
+def replay(fixture: dict, source: str = "fixture", kernels: bool = True,
+           weights: dict[str, dict] | None = None) -> tuple[dict, dict, object]:
+    """Everything the fixture records, computed by our code from its ``before/`` weights (or
+    ``weights``, e.g. a user's conversion of them): ``(outputs by fixture key, {after/ key:
+    why} for updates that are float32 noise in the reference, the model)``.
 
     On the CPU, as the fixtures' numbers were made: with the CPU kernels training runs with
     (``kernels``) or with every layer's reference code."""
     setup_device("cpu", fast_kernels=kernels)
     try:
         model = fixture_model(fixture, source, weights=False)  # each replay loads them itself
-        replay = (_replay_trajectory if "config/steps" in fixture
-                  else REPLAY[model.cfg.model.name])
-        ours, noise = replay(model, fixture)
+        run = _replay_trajectory if "config/steps" in fixture else REPLAY[model.cfg.model.name]
+        ours, noise = run(model, fixture, weights or fixture_weights(model, fixture))
     finally:
         restore_device()
+    return ours, noise, model
+
+
+def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) -> list[Row]:
+    """Rebuild everything the fixture records with our code; one row per recorded tensor."""
+    ours, noise, model = replay(fixture, source, kernels)
     lrs = model.network_lr()
     steps = trajectory_steps(fixture)
     return [_compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key), steps)

@@ -126,8 +126,8 @@ def test_evaluator_reports_kid_and_mean_kid_per_direction(tmp_path):
     ev = Evaluator(model, root, "random:0", num_images=4, kid_subsets=3, paired=True)
     scores = ev(model)
     fake = features(ev._outputs(model, "A2B"), ev.inception, 16, False)
-    to_b = kid(fake, ev._real_features("B"), 3, 4, 0).mean
-    to_a = kid(fake, ev._real_features("A"), 3, 4, 0).mean
+    to_b = kid(fake, ev.real_features("B"), 3, 4, 0).mean
+    to_a = kid(fake, ev.real_features("A"), 3, 4, 0).mean
     assert scores["kid_A2B"] == pytest.approx(100 * to_b, rel=1e-9)
     assert scores["mean_kid_A2B"] == pytest.approx(100 * (to_a + to_b) / 2, rel=1e-9)
     assert {"l1_A2B", "ssim_B2A", "mean_kid_std_B2A", "fid_B2A"} <= set(scores)

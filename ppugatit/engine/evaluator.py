@@ -68,6 +68,7 @@ class Evaluator:
         self._real: dict = {}
         self._images: dict = {}
         self.last_outputs: dict[str, np.ndarray] = {}  # the latest call's, uint8 NHWC
+        self.last_features: dict[str, np.ndarray] = {}  # and their Inception features
 
     def _limit(self, files: list[str]) -> list[str]:
         return files[:self.num_images] if self.num_images else files
@@ -80,7 +81,8 @@ class Evaluator:
                  for f in self.files[domain]]))
         return self._images[domain]
 
-    def _real_features(self, domain: str) -> np.ndarray:
+    def real_features(self, domain: str) -> np.ndarray:
+        """A domain's test pictures' Inception features, computed once."""
         if domain not in self._real:
             self._real[domain] = features(list(self._real_images(domain)), self.inception,
                                           self.batch_size, False)
@@ -107,7 +109,7 @@ class Evaluator:
         return out
 
     def _kid(self, fake: np.ndarray, domain: str):
-        real = self._real_features(domain)
+        real = self.real_features(domain)
         return kid(fake, real, self.kid_subsets, min(len(fake), len(real)), self.seed)
 
     def __call__(self, model) -> dict[str, float]:
@@ -131,6 +133,7 @@ class Evaluator:
                 if self.inception is None:
                     continue
                 fake = features(outputs, self.inception, self.batch_size, False)
+                self.last_features[tag] = fake
                 k = self._kid(fake, target)
                 scores[f"kid_{tag}"] = 100 * k.mean
                 scores[f"kid_std_{tag}"] = 100 * k.std
@@ -138,7 +141,7 @@ class Evaluator:
                     m = mean_kid(k, self._kid(fake, direction[0]))
                     scores[f"mean_kid_{tag}"] = 100 * m.mean
                     scores[f"mean_kid_std_{tag}"] = 100 * m.std
-                scores[f"fid_{tag}"] = fid(fake, self._real_features(target))
+                scores[f"fid_{tag}"] = fid(fake, self.real_features(target))
         finally:
             if was_training:
                 model.train()

@@ -1,0 +1,68 @@
+"""The camp's log_reprod/ folder: reprod_log's files, passing on the official fixtures and
+failing on a perturbed network."""
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES
+from ppugatit.alignment import fixture_model, fixture_weights, load_fixture
+from ppugatit.errors import DataError
+from ppugatit.metrics import reference
+from ppugatit.reprod_kit import CHECKS, make_kit, step_checks, write_check
+
+
+def test_ugatit_kit_passes_on_the_official_fixtures(tmp_path):
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    results = make_kit("ugatit", str(tmp_path), FIXTURES)
+    assert results == {name: True for name in CHECKS}
+    assert root.handlers == handlers and root.level == level  # reprod_log's set-up undone
+    for name in CHECKS:
+        side = "benchmark" if name == "train_align" else "torch"
+        for f in (f"{name}_paddle.npy", f"{name}_{side}.npy"):
+            data = np.load(tmp_path / f, allow_pickle=True).tolist()
+            assert isinstance(data, dict) and data
+        log = (tmp_path / f"{name}_diff.log").read_text().splitlines()
+        assert log[-1] == "diff check passed"
+        assert not any("check passed: False" in line for line in log)
+    torch_side = np.load(tmp_path / "forward_torch.npy", allow_pickle=True).tolist()
+    fixture = load_fixture(os.path.join(FIXTURES, "ugatit_light_step.npz"))
+    np.testing.assert_array_equal(torch_side["genA2B.fake"],
+                                  fixture["eval_forward/genA2B/out"])
+
+
+def test_one_perturbed_tensor_fails_forward(tmp_path):
+    path = os.path.join(FIXTURES, "ugatit_light_step.npz")
+    fixture = load_fixture(path)
+    weights = fixture_weights(fixture_model(fixture, path, weights=False), fixture)
+    name = next(k for k in weights["genA2B"] if k.endswith("weight"))
+    weights["genA2B"][name] = np.asarray(weights["genA2B"][name]) * 1.01
+    forward, _ = step_checks(fixture, path, weights)
+    assert not write_check(forward, str(tmp_path))
+    log = (tmp_path / "forward_diff.log").read_text().splitlines()
+    assert log[-1] == "diff check failed"
+    assert any("genA2B.fake" in line for line in log)
+
+
+def test_a_missing_fixture_is_named(tmp_path):
+    with pytest.raises(DataError, match="ugatit_light_step.npz: fixture not found"):
+        make_kit("ugatit", str(tmp_path / "out"), str(tmp_path))
+
+
+def test_a_key_mismatch_is_named(tmp_path):
+    path = os.path.join(FIXTURES, "sagan_step.npz")
+    forward, _ = step_checks(load_fixture(path), path)
+    forward.reference["G.extra"] = np.zeros(1)
+    with pytest.raises(DataError, match="'G.extra'"):
+        write_check(forward, str(tmp_path))
+
+
+def test_reference_formulas_match_nicegan():
+    with np.load(os.path.join(FIXTURES, "kid_fid_reference.npz")) as ref:
+        fid = reference.frechet_distance(ref["features/fake"], ref["features/real"])
+        assert abs(fid - ref["fid"]) <= 1e-6 * ref["fid"]
+        mmd2 = reference.kid_subsets(ref["features/fake"], ref["features/real"],
+                                     ref["kid/subset_index_fake"], ref["kid/subset_index_real"])
+        np.testing.assert_allclose(mmd2, ref["kid/subset_mmd2"], rtol=0, atol=1e-9)
