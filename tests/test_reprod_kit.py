@@ -8,9 +8,9 @@ import pytest
 
 from conftest import FIXTURES
 from ppugatit.alignment import fixture_model, fixture_weights, load_fixture
-from ppugatit.errors import DataError
+from ppugatit.errors import ConfigError, DataError
 from ppugatit.metrics import reference
-from ppugatit.reprod_kit import CHECKS, make_kit, step_checks, write_check
+from ppugatit.reprod_kit import CHECKS, make_kit, run_checks, step_checks, write_check
 
 
 def test_ugatit_kit_passes_on_the_official_fixtures(tmp_path):
@@ -66,3 +66,12 @@ def test_reference_formulas_match_nicegan():
         mmd2 = reference.kid_subsets(ref["features/fake"], ref["features/real"],
                                      ref["kid/subset_index_fake"], ref["kid/subset_index_real"])
         np.testing.assert_allclose(mmd2, ref["kid/subset_mmd2"], rtol=0, atol=1e-9)
+
+
+def test_a_run_unlike_the_paper_is_refused_naming_the_key(tmp_path):
+    data = tmp_path / "selfie2anime"
+    weights = os.path.join(FIXTURES, "ugatit_light_official.pt")
+    with pytest.raises(ConfigError, match=r"model\.light is True, the paper's setting is False"):
+        run_checks(weights, str(data), "random:0")
+    with pytest.raises(ConfigError, match="not 'horses'"):
+        run_checks(weights, str(tmp_path / "horses"), "random:0")

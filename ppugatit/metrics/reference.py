@@ -45,5 +45,5 @@ def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
 def kid_subsets(fake: np.ndarray, real: np.ndarray, index_fake: np.ndarray,
                 index_real: np.ndarray) -> np.ndarray:
     """MMD^2 on each pair of subsets (row i of the index arrays), as the reference loops."""
-    return np.array([polynomial_mmd2(np.asarray(fake)[i], np.asarray(real)[j])
-                     for i, j in zip(index_fake, index_real)])
+    fake, real = np.asarray(fake), np.asarray(real)
+    return np.array([polynomial_mmd2(fake[i], real[j]) for i, j in zip(index_fake, index_real)])
