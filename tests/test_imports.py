@@ -31,7 +31,7 @@ RANKS = [
     ("models", ["ppugatit.models"]),
     ("engine, inference, export", ["ppugatit.weights", "ppugatit.alignment", "ppugatit.engine",
                                    "ppugatit.inference", "ppugatit.export", "ppugatit.runtime",
-                                   "ppugatit.benchmark", "ppugatit.app"]),
+                                   "ppugatit.benchmark", "ppugatit.app", "ppugatit.reprod_kit"]),
 ]
 
 
