@@ -70,3 +70,9 @@ def test_notebook_runs_from_a_zip_and_shows_translations(tmp_path):
     shown = [o for o in outputs(nb, translate_cell) if "image/png" in o.get("data", {})]
     assert len(shown) == 2  # one strip of grids per direction
     assert (tmp_path / "out" / "translated" / "A2B" / "A_0000_grid.png").is_file()
+    for check in ("forward", "metric", "loss", "bp_align", "train_align"):  # the camp's kit
+        assert f"{check:<12} passed" in text
+    with zipfile.ZipFile(tmp_path / "out" / "log_reprod.zip") as z:
+        names = set(z.namelist())
+    assert {"log_reprod/forward_diff.log", "log_reprod/train_align_benchmark.npy"} <= names
+    assert len([n for n in names if not n.endswith("/")]) == 15
