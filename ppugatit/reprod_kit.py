@@ -25,6 +25,7 @@ import numpy as np
 from ppugatit.alignment import (LOSS_RTOL, TRAJECTORY_NOISE_FACTOR, fixture_config,
                                 fixture_model, load_fixture, loss_tolerance, replay)
 from ppugatit.errors import ConfigError, DataError
+from ppugatit.utils import atomic_write_text
 
 CHECKS = ("forward", "metric", "loss", "bp_align", "train_align")
 # the official fixtures each model's checks replay: one training step, and a trajectory
@@ -138,13 +139,6 @@ def _save_npy(data: dict[str, np.ndarray], path: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_text(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_check(check: Check, folder: str) -> bool:
     """``<name>_paddle.npy``, ``<name>_<reference side>.npy`` and ``<name>_diff.log``;
     whether every group passed."""
@@ -165,14 +159,13 @@ def write_check(check: Check, folder: str) -> bool:
     passed = n_passed == len(check.groups)
     lines.append(f"# {check.name}: {n_passed}/{len(check.groups)} groups passed")
     lines.append(f"diff check {'passed' if passed else 'failed'}")
-    _write_text(os.path.join(folder, f"{check.name}_diff.log"), "\n".join(lines) + "\n")
+    atomic_write_text(os.path.join(folder, f"{check.name}_diff.log"), "\n".join(lines) + "\n")
     return passed
 
 
 def write_skipped(name: str, folder: str, why: str) -> None:
     """A check this model or setting has no reference for: a log that says why, no arrays."""
-    os.makedirs(folder, exist_ok=True)
-    _write_text(os.path.join(folder, f"{name}_diff.log"), f"# {name}: not checked: {why}\n")
+    atomic_write_text(os.path.join(folder, f"{name}_diff.log"), f"# {name}: not checked: {why}\n")
 
 
 # ----- forward and loss: one replay of the step fixture
