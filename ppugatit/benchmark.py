@@ -102,16 +102,44 @@ def _inference_input(model, batch_size: int, img_size: int) -> tuple[paddle.nn.L
     return layer, rng.uniform(-1, 1, (batch_size, 3, img_size, img_size)).astype("float32")
 
 
-RUNTIMES = ("dygraph", "paddle", "onnxruntime")
-LABELS = {"dygraph": "dygraph", "paddle": "Paddle Inference", "onnxruntime": "ONNX Runtime"}
+RUNTIMES = ("dygraph", "paddle", "onnxruntime", "int8", "bf16")
+LABELS = {"dygraph": "dygraph", "paddle": "Paddle Inference", "onnxruntime": "ONNX Runtime",
+          "int8": "ONNX Runtime int8", "bf16": "Paddle Inference bf16"}
+REDUCED = ("int8", "bf16")
+
+
+def gate_pictures(img_size: int, source: str | None, folder: str
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(calibration, held-apart) batches for the reduced forms' quantization and gate:
+    ``source``'s pictures, or the built-in demo's testA (made in ``folder``), resized."""
+    from ppugatit.data.demo import ensure_demo_dataset
+    from ppugatit.inference import collect_inputs
+    from ppugatit.pipelines import PIPELINES
+    from ppugatit.precision import load_batch, split_pictures
+
+    if source is None:
+        source = os.path.join(ensure_demo_dataset(os.path.join(folder, "demo")), "testA")
+    calib, held = split_pictures([f for f, _ in collect_inputs(source)])
+    return (load_batch(calib, img_size, PIPELINES["ours"]),
+            load_batch(held, img_size, PIPELINES["ours"]))
+
+
+def _gate(fp32, reduced, held: np.ndarray) -> dict:
+    from ppugatit.pipelines import PIPELINES
+    from ppugatit.precision import gate_figures, translate
+
+    return gate_figures(translate(fp32, held), translate(reduced, held), PIPELINES["ours"])
 
 
 def inference_runners(model, batch_size: int, img_size: int, device: str, folder: str,
                       runtimes=RUNTIMES, enable_mkldnn: bool | None = None,
-                      cpu_threads: int | None = None, ort_optimization: str = "all"
+                      cpu_threads: int | None = None, ort_optimization: str = "all",
+                      calibrate: str | None = None
                       ) -> tuple[dict[str, Callable[[], object]], dict]:
     """One forward of ``model``'s first translator (or sampler) per runtime, on the same input;
-    the exports are written to ``folder``. Returns (runners, what each runtime ran with)."""
+    the exports are written to ``folder``. The reduced forms (int8, bf16) carry their quality
+    gate's figures against their float32 form, on ``calibrate``'s held-apart pictures.
+    Returns (runners, what each runtime ran with)."""
     from ppugatit.export import Predictor, export_model
     from ppugatit.runtime import ONNX_FILE, OnnxPredictor
 
@@ -138,6 +166,28 @@ def inference_runners(model, batch_size: int, img_size: int, device: str, folder
                                 ort_optimization, spinning=False)
         info["onnxruntime"] = {"providers": session.providers, "optimization": ort_optimization}
         runners["onnxruntime"] = lambda: session(x)
+    reduced = [r for r in REDUCED if r in runtimes] if model.task != "generation" else []
+    if reduced:
+        from ppugatit.precision import bf16_capable, quantize_int8
+
+        calibration, held = gate_pictures(img_size, calibrate, folder)
+    if "int8" in reduced:
+        onnx_file = os.path.join(folder, ONNX_FILE)
+        if not os.path.isfile(onnx_file):
+            export_model(model, folder, fmt="onnx")
+        quantize_int8(onnx_file, os.path.join(folder, "int8.onnx"), calibration, "real")
+        fp32 = OnnxPredictor(onnx_file, device, cpu_threads, ort_optimization, spinning=False)
+        int8 = OnnxPredictor(os.path.join(folder, "int8.onnx"), device, cpu_threads,
+                             ort_optimization, spinning=False)
+        info["int8"] = {"gate": _gate(fp32, int8, held)}
+        runners["int8"] = lambda: int8(x)
+    if "bf16" in reduced and bf16_capable() and device == "cpu":
+        if not os.path.isfile(os.path.join(folder, "inference.yml")):
+            export_model(model, folder)
+        bf16 = Predictor(folder, device, True, cpu_threads, precision="bf16")
+        info["bf16"] = {"gate": _gate(Predictor(folder, device, True, cpu_threads), bf16, held),
+                        "mkldnn": True}
+        runners["bf16"] = lambda: bf16(x)
     return runners, info
 
 

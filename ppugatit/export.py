@@ -12,6 +12,7 @@ numbers (2e-2) on SAGAN's transposed convolutions, so their exports run without 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from ppugatit.inference import InferenceError, z_dim
 from ppugatit.pipelines import PIPELINES, pipeline_for
 from ppugatit.device import keep_memory_for_inference, resolve_device, setup_device
 from ppugatit.kernels.cpu import onednn_flag, onnx_graph
-from ppugatit.runtime import ONNX_FILE, ONNX_META_KEY, OnnxPredictor, choose_runtime, onnx_path
+from ppugatit.runtime import ONNX_FILE, ONNX_META_KEY, OnnxPredictor, choose_runtime
 from ppugatit.utils import atomic_write, atomic_write_text
 
 PREFIX = "inference"
@@ -61,7 +62,8 @@ def _export_layer(model, direction: str | None, with_heatmap: bool):
     """The layer to trace, its input spec and the export description."""
     model.eval()
     m = model.cfg.model
-    meta = {"model": m.name, "task": model.task, "onednn": model.onednn_inference}
+    meta = {"model": m.name, "task": model.task, "onednn": model.onednn_inference,
+            "weights": weights_digest(model)}
     if model.task == "generation":
         if with_heatmap:
             raise ExportError("--with-heatmap: a generation model has no heatmap")
@@ -81,6 +83,17 @@ def _export_layer(model, direction: str | None, with_heatmap: bool):
                                        name="image")
     layer.eval()
     return layer, spec, meta
+
+
+def weights_digest(model) -> str:
+    """A short hash of every network's weights: a reduced form counts only beside the float32
+    export of the same weights (``ppugatit.forms``)."""
+    digest = hashlib.sha256()
+    for net, state in sorted(model.weights().items()):
+        for key, value in sorted(state.items()):
+            digest.update(f"{net}.{key}".encode())
+            digest.update(np.ascontiguousarray(value.numpy()).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _save_program(layer: nn.Layer, spec, folder: str) -> None:
@@ -223,8 +236,9 @@ class Predictor:
     ``(images, heatmap or None)`` as numpy, the runner interface of :mod:`ppugatit.inference`."""
 
     def __init__(self, model_dir: str, device: str = "cpu", enable_mkldnn: bool | None = None,
-                 cpu_threads: int | None = None):
-        """``enable_mkldnn`` None: oneDNN on CPU if the export says the model's numbers hold."""
+                 cpu_threads: int | None = None, precision: str = "fp32"):
+        """``enable_mkldnn`` None: oneDNN on CPU if the export says the model's numbers hold;
+        ``precision`` "bf16": oneDNN's bfloat16 kernels (``ppugatit.precision``)."""
         from paddle import inference
 
         program, params = model_files(model_dir)
@@ -236,8 +250,10 @@ class Predictor:
             config.disable_gpu()
             if enable_mkldnn is None:
                 enable_mkldnn = bool(self.meta.get("onednn", False))
-            if enable_mkldnn:
+            if enable_mkldnn or precision == "bf16":
                 config.enable_mkldnn()
+                if precision == "bf16":
+                    config.enable_mkldnn_bfloat16()
             else:
                 config.disable_mkldnn()
             if cpu_threads:
@@ -319,12 +335,18 @@ def save_half_weights(model, output_dir: str, config: dict) -> tuple[str, float]
 def export_from_weights(weights: str, output_dir: str, config: str | None = None,
                         overrides=(), direction: str | None = None,
                         with_heatmap: bool = False, check: bool = True,
-                        fmt: str = "paddle") -> str:
-    """``tools/export_model.py``: load, export, and check the export against dygraph."""
+                        fmt: str = "paddle", precision: str = "fp32",
+                        calibrate: str | None = None, calibrate_count: int | None = None) -> str:
+    """``tools/export_model.py``: load, export, and check the export against dygraph; with a
+    reduced ``precision``, the gated form beside the float32 one (``ppugatit.precision``)."""
     from ppugatit.inference import load_model
+    from ppugatit.precision import export_reduced
 
     setup_device("cpu")
     model = load_model(weights, config, overrides)
+    if precision != "fp32":
+        return export_reduced(model, output_dir, precision, direction, with_heatmap, calibrate,
+                              calibrate_count)
     if fmt == "fp16":
         path, diff = save_half_weights(model, output_dir, model.cfg)
         return (f"wrote {path} ({os.path.getsize(path) / 2 ** 20:.1f} MB; float16 storage, "
@@ -354,7 +376,8 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
                    heatmap: bool = False, keep_size: bool = False, batch_size: int = 1,
                    device: str | None = None, enable_mkldnn: bool | None = None,
                    cpu_threads: int | None = None, num: int | None = None, seed: int = 0,
-                   stream=None, runtime: str = "auto", faces=None) -> str:
+                   stream=None, runtime: str = "auto", faces=None, precision: str = "auto",
+                   direction: str | None = None) -> str:
     """``deploy/python/infer.py``: what ``tools/infer.py`` does, with an exported model
     (``model_dir`` a folder, or an .onnx file) under Paddle Inference or ONNX Runtime."""
     from ppugatit.inference import collect_inputs, sample_files, translate_files
@@ -362,7 +385,8 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
     if choose_runtime(model_dir, runtime) == "paddle":
         device = resolve_device(device)  # the predictor's own config places it
     keep_memory_for_inference(device)
-    predictor = open_predictor(model_dir, runtime, device, enable_mkldnn, cpu_threads)
+    predictor = open_predictor(model_dir, runtime, device, enable_mkldnn, cpu_threads,
+                               precision, stream)
     meta = predictor.meta
     if meta["task"] == "generation":
         if num is None:
@@ -373,6 +397,10 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
         return summary.line("sampled", output)
     if source is None:
         raise InferenceError("--input is required: an image, a folder or a glob")
+    if direction and direction != meta["direction"]:
+        raise InferenceError(f"--direction {direction}: {model_dir} was exported for "
+                             f"{meta['direction']}; export that direction with "
+                             f"tools/export_model.py --direction {direction}")
     if heatmap and "heatmap" not in meta["outputs"]:
         raise InferenceError(f"--heatmap: {model_dir} was exported without the heatmap; "
                              f"export again with --with-heatmap")
@@ -383,13 +411,17 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
 
 
 def open_predictor(model: str, runtime: str = "auto", device: str | None = "cpu",
-                   enable_mkldnn: bool | None = None, cpu_threads: int | None = None):
-    """A predictor of ``model`` under the runtime :func:`choose_runtime` picks; its
-    ``runtime`` attribute says which."""
-    chosen = choose_runtime(model, runtime)
-    if chosen == "onnxruntime":
-        predictor = OnnxPredictor(onnx_path(model), device, cpu_threads)
-    else:
-        predictor = Predictor(model, device, enable_mkldnn, cpu_threads)
-    predictor.runtime = chosen
+                   enable_mkldnn: bool | None = None, cpu_threads: int | None = None,
+                   precision: str = "auto", stream=None):
+    """A predictor of the form :func:`ppugatit.forms.pick` picks in ``model``; its
+    ``runtime`` and ``precision`` attributes say which."""
+    from ppugatit import forms
+
+    def open_form(form):
+        if form.runtime == "onnxruntime":
+            return OnnxPredictor(form.path, device, cpu_threads)
+        return Predictor(form.path, device, enable_mkldnn, cpu_threads, form.precision)
+
+    form, predictor = forms.pick(model, open_form, runtime, precision, device, stream)
+    predictor.runtime, predictor.precision = form.runtime, form.precision
     return predictor

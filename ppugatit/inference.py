@@ -284,16 +284,45 @@ def sample_files(run: Callable[[np.ndarray], np.ndarray], dim: int, output: str,
 
 
 # ----- the tool
+def exported_for(weights: str) -> str:
+    """The export folder deploy reads for ``weights``: the folder or .onnx itself, or the
+    ``inference`` folder beside the weights file (where the README's export command writes)."""
+    from ppugatit.runtime import has_paddle_model, onnx_path
+
+    if onnx_path(weights) or has_paddle_model(weights):
+        return weights
+    folder = os.path.join(os.path.dirname(weights) or ".", "inference")
+    if not (onnx_path(folder) or has_paddle_model(folder)):
+        raise InferenceError(f"--runtime: no exported model at {folder}; write one with "
+                             f"python tools/export_model.py --weights {weights} --output "
+                             f"{folder} --format onnx (and --precision int8), or use "
+                             f"--runtime dygraph")
+    return folder
+
+
 def infer(weights: str, output: str, source: str | None = None, config: str | None = None,
           overrides: Iterable[str] = (), direction: str | None = None, heatmap: bool = False,
           grid: bool = False, keep_size: bool = False, batch_size: int = 1,
           device: str | None = None, num: int | None = None, seed: int = 0,
           stream: TextIO | None = None, faces: FaceCrop | None = None,
-          pipeline: str | None = None) -> str:
+          pipeline: str | None = None, runtime: str = "dygraph", precision: str = "auto"
+          ) -> str:
     """``tools/infer.py``: translate ``source`` (an image, folder or glob), or sample ``num``
     pictures from a generation model; returns the summary line. Runs where training runs:
-    the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`)."""
+    the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`); with
+    ``runtime`` other than dygraph, the export beside the weights (:func:`exported_for`)."""
     from ppugatit.device import setup_device
+
+    if runtime != "dygraph":
+        from ppugatit.export import infer_exported
+
+        folder = exported_for(weights)
+        if grid:
+            raise InferenceError("--grid needs both directions, which an export does not "
+                                 "have; use --runtime dygraph")
+        return infer_exported(folder, output, source, heatmap, keep_size, batch_size, device,
+                              num=num, seed=seed, stream=stream, runtime=runtime, faces=faces,
+                              precision=precision, direction=direction)
 
     setup_device(device, key="--device")
     model = load_model(weights, config, overrides)

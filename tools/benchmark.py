@@ -19,8 +19,15 @@ parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALU
 parser.add_argument("--warmup", type=int, default=2)
 parser.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported")
 parser.add_argument("--skip", nargs="*", default=[],
-                    choices=["train", "dygraph", "paddle", "exported", "onnxruntime"],
+                    choices=["train", "dygraph", "paddle", "exported", "onnxruntime", "int8",
+                             "bf16"],
                     help="parts not to time (exported: the same as paddle)")
+parser.add_argument("--weights", help="time and gate these weights instead of random ones "
+                    "(the reduced forms' gate means something only for a trained model)")
+parser.add_argument("--calibrate", metavar="DIR", help="int8 calibration and gate pictures "
+                    "(default: the built-in demo's testA, resized)")
+parser.add_argument("--infer-batch", type=int, default=1, help="pictures per inference call "
+                    "(the official side always runs one; compare speed-ups at 1)")
 parser.add_argument("--mkldnn", choices=["auto", "on", "off"], default="auto",
                     help="oneDNN for Paddle Inference on CPU (auto: as the export records)")
 parser.add_argument("--ort-optimization", choices=["none", "basic", "extended", "all"],
@@ -50,7 +57,13 @@ def main() -> None:
     device = setup_device(cfg.train.device, cfg.train.cpu_threads, 1, cfg.train.cpu_onednn,
                           cfg.train.cpu_keep_memory, cfg.train.cpu_kernels)
     m, b = cfg.model, cfg.train.batch_size
-    model = MODELS[m.name](cfg)
+    if args.weights:
+        from ppugatit.inference import load_model
+        model = load_model(args.weights, args.config, args.override)
+        cfg = model.cfg
+        m = cfg.model
+    else:
+        model = MODELS[m.name](cfg)
     result = {"config": args.config, "overrides": args.override, "model": m.name,
               "device": device, "machine": bm.machine(), "batch_size": b,
               "img_size": m.img_size}
@@ -58,6 +71,9 @@ def main() -> None:
     threads = cfg.train.cpu_threads or cpu_features()["cores"]
     runner = None
     if args.official_repo:
+        if args.infer_batch != 1:
+            raise SystemExit("--infer-batch: the official generator runs one picture a call; "
+                             "leave --infer-batch at 1 with --official-repo")
         if m.name != "ugatit":
             raise SystemExit("--official-repo: only the official U-GAT-IT is supported")
         if not args.sequential:
@@ -76,8 +92,9 @@ def main() -> None:
     if runtimes:
         mkldnn = {"auto": None, "on": True, "off": False}[args.mkldnn]
         with tempfile.TemporaryDirectory() as folder:
-            runners, info = bm.inference_runners(model, 1, m.img_size, device, folder, runtimes,
-                                                 mkldnn, threads, args.ort_optimization)
+            runners, info = bm.inference_runners(model, args.infer_batch, m.img_size, device, folder, runtimes,
+                                                 mkldnn, threads, args.ort_optimization,
+                                                 args.calibrate)
             times = bm.in_turns(runners, theirs["infer"], args.warmup, args.repeat, device)
             if args.profile and "onnxruntime" in runners:
                 from ppugatit.runtime import ONNX_FILE
@@ -93,10 +110,16 @@ def main() -> None:
         for name, r in inference.items():
             r.update(info.get(name, {}))
             label = bm.LABELS[name] + (" (oneDNN)" if r.get("mkldnn") else "")
-            rows.append((f"inference, {label}", f"{r['s_per_batch']:.3f} s/image",
-                         f"{1 / r['s_per_batch']:.2f}"))
+            gate = r.get("gate")
+            if gate:
+                label += (f" [gate {'pass' if gate['passed'] else 'REFUSED'}: PSNR "
+                          f"{gate['psnr_db']:.1f} dB, mean {gate['mean_abs']:.2f}]")
+            per = r["s_per_batch"] / args.infer_batch
+            rows.append((f"inference, {label}", f"{per:.3f} s/image",
+                         f"{1 / per:.2f}"))
         result["inference"] = inference
-        exported = {k: v for k, v in inference.items() if k != "dygraph"}
+        exported = {k: v for k, v in inference.items()
+                    if k != "dygraph" and v.get("gate", {"passed": True})["passed"]}
         if exported:
             best = min(exported, key=lambda k: exported[k]["s_per_batch"])
             result["best_exported"] = best
@@ -136,10 +159,14 @@ def main() -> None:
                 result["exported_speedup_vs_official"] = best["speedup_vs_official"]
     print(f"{m.name}  light={m.get('light')} ch={m.get('ch')} n_res={m.get('n_res')} "
           f"img_size={m.img_size} batch={b}  on {device}: {result['machine']}")
-    print(f"{'what':<44} {'time':>16} {'images/s':>10}")
+    print(f"{'what':<80} {'time':>16} {'images/s':>10}")
     for what, t, ips in rows:
-        print(f"{what:<44} {t:>16} {ips:>10}")
-    print(f"{'peak memory':<44} {result['peak_memory_mb']:>13.0f} MB")
+        print(f"{what:<80} {t:>16} {ips:>10}")
+    print(f"{'peak memory':<80} {result['peak_memory_mb']:>13.0f} MB")
+    if "best_exported" in result:
+        print(f"best passing exported form: {bm.LABELS[result['best_exported']]}"
+              + (f", {result['exported_speedup_vs_official']:.2f}x the official eager generator"
+                 if "exported_speedup_vs_official" in result else ""))
     if "profile" in result:
         prof = result["profile"]
         conv = prof["ms_by_op"].get("Conv", 0.0)

@@ -32,6 +32,12 @@ parser.add_argument("--weights", required=True, help="weights.pdparams, a .pdckp
 parser.add_argument("--pipeline", default="auto", choices=["auto", "ours", "tensorflow",
                     "paddlegan"], help="resize and pixel rounding (auto: the weights' "
                     "authors')")
+parser.add_argument("--runtime", default="dygraph", choices=["dygraph", "auto", "paddle",
+                    "onnxruntime"], help="dygraph (default): the weights themselves; others: "
+                    "the export in the inference/ folder beside them (auto: the fastest form "
+                    "there that passed its quality gate)")
+parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "int8", "bf16",
+                    "fp16"], help="with an export: force one form (default: the fastest)")
 parser.add_argument("--input", help="an image, a folder or a glob")
 parser.add_argument("--output", required=True, help="folder for the results")
 parser.add_argument("--direction", help="A2B (default) or B2A")
@@ -52,4 +58,5 @@ args = parser.parse_args()
 run(lambda: print(infer(args.weights, args.output, args.input, args.config, args.override,
                         args.direction, args.heatmap, args.grid, args.keep_size,
                         args.batch_size, args.device, args.num, args.seed,
-                        faces=face.from_arguments(args, parser), pipeline=args.pipeline)))
+                        faces=face.from_arguments(args, parser), pipeline=args.pipeline,
+                        runtime=args.runtime, precision=args.precision)))

@@ -29,6 +29,10 @@ parser.add_argument("--model_dir", "--model-dir", required=True,
 parser.add_argument("--runtime", choices=["auto", "paddle", "onnxruntime"], default="auto",
                     help="auto: the form the folder has; ONNX Runtime where it has both and "
                     "onnxruntime is installed (faster on CPU, see docs/benchmarks.md)")
+parser.add_argument("--precision", choices=["auto", "fp32", "int8", "bf16", "fp16"],
+                    default="auto", help="auto: among the forms in the folder that passed "
+                    "their quality gate, the fastest on this machine (timed once, cached in "
+                    "speeds.json); a value forces that form")
 parser.add_argument("--input", help="an image, a folder or a glob")
 parser.add_argument("--output", required=True, help="folder for the results")
 parser.add_argument("--heatmap", action="store_true", help="also write the CAM heatmap over the "
@@ -49,4 +53,5 @@ args = parser.parse_args()
 run(lambda: print(infer_exported(args.model_dir, args.output, args.input, args.heatmap,
                                  args.keep_size, args.batch_size, args.device,
                                  args.enable_mkldnn, args.cpu_threads, args.num, args.seed,
-                                 runtime=args.runtime, faces=face.from_arguments(args, parser))))
+                                 runtime=args.runtime, faces=face.from_arguments(args, parser),
+                                 precision=args.precision)))

@@ -36,6 +36,7 @@ class Engine:
         self.weights = weights
         self.device = resolve_device(device)
         self._lock = threading.Lock()
+        self.form = None  # an export's runtime/precision, as ppugatit.forms picked it
         if is_export(weights):
             self._load_export(weights)
         else:
@@ -62,6 +63,7 @@ class Engine:
         model = weights if os.path.isdir(weights) or weights.lower().endswith(".onnx") else (
             os.path.dirname(weights) or ".")
         predictor = open_predictor(model, "auto", self.device)
+        self.form = f"{predictor.runtime}/{predictor.precision}"
         meta = predictor.meta
         self.name, self.task = meta.get("model", "exported"), meta["task"]
         if self.task == "generation":
@@ -77,7 +79,8 @@ class Engine:
         what = (f"samples from {self.z_dim}-d noise" if self.task == "generation" else
                 f"translates {' / '.join(self.directions)} at {self.img_size} px")
         source = os.path.basename(self.weights.rstrip("/"))
-        return f"{self.name} ({source}) {what}, on {self.device}"
+        form = f" with {self.form}" if self.form else ""
+        return f"{self.name} ({source}) {what}, on {self.device}{form}"
 
     def translate(self, picture: np.ndarray, direction: str) -> tuple[np.ndarray,
                                                                        np.ndarray | None]:
