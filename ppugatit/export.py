@@ -380,7 +380,7 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
                    direction: str | None = None) -> str:
     """``deploy/python/infer.py``: what ``tools/infer.py`` does, with an exported model
     (``model_dir`` a folder, or an .onnx file) under Paddle Inference or ONNX Runtime."""
-    from ppugatit.inference import collect_inputs, sample_files, translate_files
+    from ppugatit.inference import sample_files, translate_inputs
 
     if choose_runtime(model_dir, runtime) == "paddle":
         device = resolve_device(device)  # the predictor's own config places it
@@ -404,10 +404,10 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
     if heatmap and "heatmap" not in meta["outputs"]:
         raise InferenceError(f"--heatmap: {model_dir} was exported without the heatmap; "
                              f"export again with --with-heatmap")
-    summary = translate_files(collect_inputs(source), predictor, int(meta["img_size"]), output,
-                              batch_size, heatmap, keep_size, None, stream, faces,
-                              PIPELINES[meta.get("pipeline", "ours")])
-    return summary.line(f"translated ({meta['direction']})", output)
+    return translate_inputs(source, predictor, int(meta["img_size"]), output, batch_size,
+                            heatmap, keep_size, None, stream, faces,
+                            PIPELINES[meta.get("pipeline", "ours")],
+                            f"translated ({meta['direction']})")
 
 
 def open_predictor(model: str, runtime: str = "auto", device: str | None = "cpu",

@@ -75,15 +75,23 @@ def dygraph_runner(layer: paddle.nn.Layer) -> Runner:
 
 
 # ----- inputs and outputs
-def collect_inputs(path: str) -> list[tuple[str, str]]:
+def collect_inputs(path: str, videos: bool = False) -> list[tuple[str, str]]:
     """``(file, name under the output folder)`` for an image, a folder (recursively, keeping
-    sub-folders) or a glob (names relative to the glob's fixed leading folders)."""
+    sub-folders) or a glob (names relative to the glob's fixed leading folders); with
+    ``videos``, video files (:mod:`ppugatit.video`) too."""
+    from ppugatit.video import is_video
+
+    def accept(name: str) -> bool:
+        return is_image_file(name) or (videos and is_video(name)
+                                       and not os.path.basename(name).startswith("."))
+
+    what = "image or video" if videos else "image"
     if os.path.isfile(path):
         return [(path, os.path.basename(path))]
     if os.path.isdir(path):
-        files = list_images(path)
+        files = list_images(path, accept)
         if not files:
-            raise InferenceError(f"--input {path}: the folder holds no image files")
+            raise InferenceError(f"--input {path}: the folder holds no {what} files")
         return [(f, os.path.relpath(f, path)) for f in files]
     if glob.has_magic(path):
         parts = os.path.normpath(path).split(os.sep)
@@ -96,9 +104,9 @@ def collect_inputs(path: str) -> list[tuple[str, str]]:
         if path.startswith(os.sep) and not base.startswith(os.sep):
             base = os.sep + base
         files = sorted(f for f in glob.glob(path, recursive=True)
-                       if os.path.isfile(f) and is_image_file(f))
+                       if os.path.isfile(f) and accept(f))
         if not files:
-            raise InferenceError(f"--input {path}: the pattern matches no image files")
+            raise InferenceError(f"--input {path}: the pattern matches no {what} files")
         return [(f, os.path.relpath(f, base)) for f in files]
     raise InferenceError(f"--input {path}: no such file or folder (a glob needs * ? or [...])")
 
@@ -117,8 +125,8 @@ class Progress:
     else a line every few seconds and at the end."""
 
     def __init__(self, total: int, what: str = "images", stream: TextIO | None = None,
-                 every: float = 5.0):
-        self.total, self.what, self.every = total, what, every
+                 every: float = 5.0, unit: str = "img/s"):
+        self.total, self.what, self.every, self.unit = total, what, every, unit
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
@@ -133,7 +141,7 @@ class Progress:
         elapsed = max(now - self.start, 1e-9)
         rate = done / elapsed
         eta = format_eta((self.total - done) / rate) if rate > 0 else "?"
-        line = f"{self.what} {done}/{self.total} | {rate:.2f} img/s | eta {eta}"
+        line = f"{self.what} {done}/{self.total} | {rate:.2f} {self.unit} | eta {eta}"
         if self.tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
@@ -257,6 +265,33 @@ def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, o
     return summary
 
 
+def translate_inputs(source: str, run: Runner, img_size: int, output: str,
+                     batch_size: int = 1, heatmap: bool = False, keep_size: bool = False,
+                     back: Runner | None = None, stream: TextIO | None = None,
+                     faces: FaceCrop | None = None, pipeline: Pipeline | None = None,
+                     what: str = "translated") -> str:
+    """What ``tools/infer.py`` and deploy do with ``--input``: pictures through
+    :func:`translate_files`, videos through :func:`ppugatit.video.translate_video` (each
+    ``<name>.mp4``, a GIF as ``<name>.gif``); returns the summary line."""
+    from ppugatit.video import is_video, translate_videos
+
+    inputs = collect_inputs(source, videos=True)
+    videos = [(src, name) for src, name in inputs if is_video(src)]
+    pictures = [(src, name) for src, name in inputs if not is_video(src)]
+    if videos and (heatmap or back is not None):
+        raise InferenceError("--heatmap and --grid are for pictures; translate the videos "
+                             f"({videos[0][0]}, ...) without them")
+    lines = []
+    if pictures:
+        summary = translate_files(pictures, run, img_size, output, batch_size, heatmap,
+                                  keep_size, back, stream, faces, pipeline)
+        lines.append(summary.line(what, output))
+    if videos:
+        lines.append(translate_videos(videos, run, img_size, output, batch_size, faces,
+                                      pipeline or PIPELINES["ours"], stream))
+    return "; ".join(lines)
+
+
 def sample_files(run: Callable[[np.ndarray], np.ndarray], dim: int, output: str, num: int,
                  seed: int = 0, batch_size: int = 1, stream: TextIO | None = None) -> Summary:
     """``num`` samples from noise ``N(0, 1)^dim`` drawn with ``seed``, as
@@ -342,7 +377,6 @@ def infer(weights: str, output: str, source: str | None = None, config: str | No
                              f"got '{direction}'")
     run = dygraph_runner(model.translator(direction))
     back = dygraph_runner(model.translator(other_direction(model, direction))) if grid else None
-    summary = translate_files(collect_inputs(source), run, model.cfg.model.img_size, output,
-                              batch_size, heatmap, keep_size, back, stream, faces,
-                              pipeline_for(model.cfg, pipeline))
-    return summary.line(f"translated ({direction})", output)
+    return translate_inputs(source, run, model.cfg.model.img_size, output, batch_size, heatmap,
+                            keep_size, back, stream, faces, pipeline_for(model.cfg, pipeline),
+                            f"translated ({direction})")

@@ -159,3 +159,24 @@ def test_stopping_leaves_nothing_behind(served):
                for d, _, files in os.walk(server.home) for f in files]
     assert all(p.startswith((".cache/matplotlib/", ".cache/paddle/")) for p in in_home), in_home
     assert os.listdir(server.tmp) == [], os.listdir(server.tmp)
+
+
+def test_the_video_limits_stated_on_the_page_are_enforced(tmp_path):
+    from helpers.clips import write_clip
+    from ppugatit.app.engine import Engine
+    from ppugatit.app.videos import MAX_SECONDS, translate_clip
+
+    engine = Engine(os.path.join(FIXTURES, "demo_trained", "weights.pdparams"), device="cpu")
+    frames = [np.full((48, 64, 3), 90, np.uint8)] * int(4 * (MAX_SECONDS + 1))
+    write_clip(str(tmp_path / "long.mp4"), frames, fps=4, audio=False)
+    write_clip(str(tmp_path / "huge.mp4"), [np.zeros((16, 1930, 3), np.uint8)] * 2,
+               audio=False)
+    (tmp_path / "notes.txt").write_text("not a clip")
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = {"long.mp4": "21.0 s long, more than the 20 s limit",
+             "huge.mp4": "1930x16 is larger than 1920 px", "notes.txt": "not a video file"}
+    for name, message in cases.items():
+        path, line = translate_clip(engine, str(tmp_path / name), "A2B", False, False, str(out))
+        assert path is None and message in line and "\n" not in line
+    assert os.listdir(out) == []

@@ -89,3 +89,41 @@ def test_upload_a_photo_and_see_it_translated(tmp_path, browser):
             shutil.copyfile(shot, os.environ["PPUGATIT_SCREENSHOT"])
     finally:
         server.stop()
+
+
+def test_upload_a_clip_and_play_its_translation(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from helpers.clips import face_frames, read_clip, write_clip
+
+    server = AppServer(tmp_path, tiny_weights(tmp_path))
+    try:
+        clip = tmp_path / "selfie.mp4"
+        write_clip(str(clip), face_frames(12))
+        browser.get(server.url)
+        wait = WebDriverWait(browser, 90)
+        tab = wait.until(EC.element_to_be_clickable(
+            (By.XPATH, "//button[@role='tab' and contains(., 'Video')]")))
+        tab.click()
+        assert "up to 20 s and 1920 px" in browser.find_element(By.ID, "video_tab").text
+        upload = wait.until(EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "#clip input[type=file]")))
+        upload.send_keys(str(clip))
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#clip video")))
+        wait.until(EC.element_to_be_clickable((By.ID, "run_video"))).click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "video_message"), "12 frames"))
+        assert "sound copied" in browser.find_element(By.ID, "video_message").text
+        player = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR,
+                                                            "#video_out video")))
+        wait.until(lambda d: browser.execute_script(
+            "return arguments[0].readyState >= 1 && arguments[0].duration > 0", player))
+        played = tmp_path / "played.mp4"
+        with urllib.request.urlopen(player.get_attribute("src"), timeout=30) as r:
+            played.write_bytes(r.read())
+        frames, rate, sound = read_clip(str(played))
+        assert len(frames) == 12 and rate == 24 and sound is not None
+        assert browser.execute_script("return arguments[0].duration", player) > 0.4
+    finally:
+        server.stop()

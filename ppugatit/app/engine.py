@@ -93,6 +93,17 @@ class Engine:
             fake, heat = self._runners[direction](x)
         return self.pipeline.to_uint8(fake)[0], None if heat is None else heat[0]
 
+    def runner(self, direction: str):
+        """The translator of ``direction`` with the runner interface, one call at a time."""
+        if direction not in self.directions:
+            raise InferenceError(f"direction must be one of {list(self.directions)}, "
+                                 f"got '{direction}'")
+
+        def run(x: np.ndarray):
+            with self._lock:
+                return self._runners[direction](x)
+        return run
+
     def sample(self, seed: int) -> np.ndarray:
         """The picture ``tools/infer.py --num 1 --seed S`` writes."""
         if self.task != "generation":

@@ -8,6 +8,7 @@ process), no MCP server. Uploads and results live in one temporary folder, remov
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import shutil
@@ -31,6 +32,7 @@ import gradio as gr  # noqa: E402
 from ppugatit.app.engine import Engine  # noqa: E402
 from ppugatit.app.pictures import (MAX_PICTURES, Result, load_upload, new_folder,  # noqa: E402
                                    translate_pictures)
+from ppugatit.app.videos import LIMITS, translate_clip  # noqa: E402
 from ppugatit.data.image_io import write_image  # noqa: E402
 from ppugatit.face import FaceCrop  # noqa: E402
 
@@ -71,6 +73,21 @@ def translate_request(engine: Engine, root: str, files, webcam, direction: str, 
             result.files)
 
 
+def video_request(engine: Engine, root: str, clip, direction: str, face_crop: bool,
+                  paste_back: bool, progress=gr.Progress()):
+    """One click of Translate video: the translated clip (shown and to download), the message."""
+    if not clip:
+        return None, None, "- nothing to translate: upload a clip (" + LIMITS + ")"
+    path = clip if isinstance(clip, str) else getattr(clip, "name", str(clip))
+
+    def report(done: int, total: int) -> None:
+        progress(done / max(total, 1), desc=f"frames {done}/{total}")
+
+    out, message = translate_clip(engine, path, direction, face_crop, paste_back,
+                                  new_folder(root), report)
+    return out, [out] if out else None, message
+
+
 def sample_request(engine: Engine, root: str, seed):
     """One click of Sample."""
     try:
@@ -97,36 +114,63 @@ def build_app(engine: Engine, root: str = WORK) -> gr.Blocks:
             button.click(lambda s: sample_request(engine, root, s), [seed],
                          [image, files, message], api_name="sample")
             return demo
-        with gr.Row():
-            uploads = gr.File(label="Photos (one or several)", file_count="multiple",
-                              elem_id="photos")
-            webcam = gr.Image(label="or the webcam", sources=["webcam"], type="numpy",
-                              elem_id="webcam")
-        with gr.Row():
-            direction = gr.Radio(list(engine.directions), value=engine.directions[0],
-                                 label="Direction", elem_id="direction")
-            face_crop = gr.Checkbox(value=True, label="Crop to the face", elem_id="face_crop")
-            all_faces = gr.Checkbox(value=False, label="Every face", elem_id="all_faces")
-            paste_back = gr.Checkbox(value=False, label="Paste back into the photo",
-                                     elem_id="paste_back")
-        button = gr.Button("Translate", variant="primary", elem_id="run")
-        with gr.Row():
-            shown = gr.Image(label="Input (what the network sees)", format="png",
-                             height=SHOWN, elem_id="input")
-            translation = gr.Image(label="Translation", format="png", height=SHOWN,
-                                   elem_id="output")
-            heatmap = gr.Image(label="CAM heatmap", format="png", height=SHOWN,
-                               elem_id="heatmap")
-        files = gr.File(label="Download", file_count="multiple", elem_id="download")
-        message = gr.Markdown(elem_id="message")
-        every = gr.Gallery(label="Every translation (several photos or faces)", columns=8,
-                           fit_columns=False, allow_preview=False, object_fit="contain",
-                           height=200, format="png", elem_id="every")
-        button.click(lambda *args: translate_request(engine, root, *args),
-                     [uploads, webcam, direction, face_crop, all_faces, paste_back],
-                     [shown, translation, heatmap, files, message, every],
-                     api_name="translate")
+        with gr.Tab("Photos"):
+            _photo_tab(engine, root)
+        with gr.Tab("Video", elem_id="video_tab"):
+            _video_tab(engine, root)
     return demo
+
+
+def _video_tab(engine: Engine, root: str) -> None:
+    gr.Markdown(f"A clip {LIMITS}, translated frame by frame with its sound; with the face "
+                f"crop the box follows the face smoothly.")
+    clip = gr.Video(label="Clip", sources=["upload"], elem_id="clip")
+    with gr.Row():
+        direction = gr.Radio(list(engine.directions), value=engine.directions[0],
+                             label="Direction", elem_id="video_direction")
+        face_crop = gr.Checkbox(value=False, label="Follow the face", elem_id="video_face")
+        paste_back = gr.Checkbox(value=True, label="Paste back into the frame",
+                                 elem_id="video_paste")
+    button = gr.Button("Translate video", variant="primary", elem_id="run_video")
+    result = gr.Video(label="Translation", elem_id="video_out")
+    files = gr.File(label="Download", file_count="multiple", elem_id="video_download")
+    message = gr.Markdown(elem_id="video_message")
+    # a partial keeps video_request's progress argument visible to Gradio, which fills it
+    button.click(functools.partial(video_request, engine, root),
+                 [clip, direction, face_crop, paste_back], [result, files, message],
+                 api_name="translate_video")
+
+
+def _photo_tab(engine: Engine, root: str) -> None:
+    with gr.Row():
+        uploads = gr.File(label="Photos (one or several)", file_count="multiple",
+                          elem_id="photos")
+        webcam = gr.Image(label="or the webcam", sources=["webcam"], type="numpy",
+                          elem_id="webcam")
+    with gr.Row():
+        direction = gr.Radio(list(engine.directions), value=engine.directions[0],
+                             label="Direction", elem_id="direction")
+        face_crop = gr.Checkbox(value=True, label="Crop to the face", elem_id="face_crop")
+        all_faces = gr.Checkbox(value=False, label="Every face", elem_id="all_faces")
+        paste_back = gr.Checkbox(value=False, label="Paste back into the photo",
+                                 elem_id="paste_back")
+    button = gr.Button("Translate", variant="primary", elem_id="run")
+    with gr.Row():
+        shown = gr.Image(label="Input (what the network sees)", format="png",
+                         height=SHOWN, elem_id="input")
+        translation = gr.Image(label="Translation", format="png", height=SHOWN,
+                               elem_id="output")
+        heatmap = gr.Image(label="CAM heatmap", format="png", height=SHOWN,
+                           elem_id="heatmap")
+    files = gr.File(label="Download", file_count="multiple", elem_id="download")
+    message = gr.Markdown(elem_id="message")
+    every = gr.Gallery(label="Every translation (several photos or faces)", columns=8,
+                       fit_columns=False, allow_preview=False, object_fit="contain",
+                       height=200, format="png", elem_id="every")
+    button.click(lambda *args: translate_request(engine, root, *args),
+                 [uploads, webcam, direction, face_crop, all_faces, paste_back],
+                 [shown, translation, heatmap, files, message, every],
+                 api_name="translate")
 
 
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None,

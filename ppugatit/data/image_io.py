@@ -18,12 +18,13 @@ def is_image_file(path: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def list_images(folder: str) -> list[str]:
-    """Image files directly in ``folder`` and its sub-folders, sorted for reproducibility."""
+def list_images(folder: str, accept=is_image_file) -> list[str]:
+    """Image files (or what ``accept`` takes) directly in ``folder`` and its sub-folders,
+    sorted for reproducibility."""
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [os.path.join(root, f) for f in sorted(files) if is_image_file(f)]
+        found += [os.path.join(root, f) for f in sorted(files) if accept(f)]
     return found
 
 
