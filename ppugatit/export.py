@@ -332,6 +332,104 @@ def save_half_weights(model, output_dir: str, config: dict) -> tuple[str, float]
     return path, diff
 
 
+def default_calibration(model, direction: str) -> str:
+    """The run's own test pictures of the direction's source domain."""
+    root = model.cfg.dataset.root
+    return os.path.join(root, "test" + direction[0])
+
+
+def export_reduced(model, output_dir: str, precision: str, direction: str | None = None,
+                   with_heatmap: bool = False, calibrate: str | None = None,
+                   calibrate_count: int | None = None, gate=None) -> str:
+    """Export ``model``'s float32 form and its ``precision`` form beside it, gated; returns a
+    report line. Refuses (PrecisionError, nothing reduced written) below ``gate``."""
+    from ppugatit.inference import collect_inputs
+    from ppugatit.kernels.cpuinfo import cpu_features
+    from ppugatit.precision import (BF16_KEY, GATE, PRECISIONS, REDUCED_ONNX,
+                                    PrecisionError, bf16_capable, convert_fp16, describe,
+                                    gate_figures, load_batch, quantize_int8, set_onnx_meta,
+                                    split_pictures, translate)
+
+    gate = gate or GATE
+    if precision not in PRECISIONS[1:]:
+        raise PrecisionError(f"--precision must be one of {list(PRECISIONS)}, got '{precision}'")
+    if model.task == "generation":
+        raise PrecisionError(f"--precision {precision}: only translation models have reduced "
+                             f"forms; export the {model.cfg.model.name} sampler in fp32")
+    direction = direction or model.directions[0]
+    meta = export_model(model, output_dir, direction, with_heatmap,
+                        "paddle" if precision == "bf16" else "onnx")
+    if precision == "bf16" and not bf16_capable():
+        return (f"--precision bf16: this CPU ({cpu_features()['model']}) has neither "
+                f"avx512_bf16 nor AMX, so bfloat16 would only be emulated; exported the float32 "
+                f"Paddle program to {output_dir} instead")
+    if precision == "bf16" and not meta.get("onednn"):
+        raise PrecisionError(f"--precision bf16 runs through oneDNN, which this "
+                             f"{meta['model']} export keeps off (docs/inference.md); use "
+                             f"--precision int8 or fp32")
+    source = calibrate or default_calibration(model, direction)
+    if not os.path.exists(source):
+        raise PrecisionError(f"--calibrate {source}: no such folder; give --calibrate DIR with "
+                             f"pictures of the {direction[0]} domain (16 or more)")
+    calib_files, held_files = split_pictures([f for f, _ in collect_inputs(source)],
+                                             calibrate_count)
+    pipeline = pipeline_for(model.cfg)
+    size = int(meta["img_size"])
+    held = load_batch(held_files, size, pipeline)
+    if precision == "bf16":
+        reference = translate(Predictor(output_dir), held)
+        reduced = translate(Predictor(output_dir, precision="bf16"), held)
+        figures = gate_figures(reference, reduced, pipeline, gate)
+        _refuse_below(figures, precision, 0)
+        described = read_meta(output_dir)
+        described[BF16_KEY] = figures
+        atomic_write_text(os.path.join(output_dir, META), yaml.safe_dump(described,
+                                                                         sort_keys=False))
+        where = os.path.join(output_dir, META)
+    else:
+        fp32_path = os.path.join(output_dir, ONNX_FILE)
+        where = os.path.join(output_dir, REDUCED_ONNX[precision])
+        tmp = where + ".partial"
+        try:
+            reduced_meta = {**meta, "precision": precision}
+            if precision == "int8":
+                calibration = load_batch(calib_files, size, pipeline)
+                kept = quantize_int8(fp32_path, tmp, calibration, "real")
+                reduced_meta["calibration"] = {"pictures": len(calib_files), "source": source,
+                                               "float32_nodes": kept}
+            else:
+                convert_fp16(fp32_path, tmp)
+            set_onnx_meta(tmp, reduced_meta)
+            reference = translate(OnnxPredictor(fp32_path), held)
+            reduced = translate(OnnxPredictor(tmp), held)
+            figures = gate_figures(reference, reduced, pipeline, gate)
+            _refuse_below(figures, precision, len(calib_files) if precision == "int8" else 0)
+            set_onnx_meta(tmp, {**reduced_meta, "gate": figures})
+            os.replace(tmp, where)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    used = (f"calibrated on {len(calib_files)} pictures of {source}, " if precision == "int8"
+            else "")
+    return (f"exported the {meta['model']} {direction} translator in {precision} to {where} "
+            f"({used}gate passed: {describe(figures)}; float32 form beside it)")
+
+
+def _refuse_below(figures: dict, precision: str, calibrated_on: int) -> None:
+    from ppugatit.precision import MAX_CALIBRATION, PrecisionError, describe
+
+    if figures["passed"]:
+        return
+    hint = {"int8": "try --precision bf16 or fp32" + (
+                f", or more calibration pictures (--calibrate DIR; {calibrated_on} used)"
+                if calibrated_on < MAX_CALIBRATION else ""),
+            "bf16": "try --precision int8 or fp32",
+            "fp16": "use the float32 export on this model"}[precision]
+    raise PrecisionError(
+        f"--precision {precision} refused: {describe(figures)} (the gate needs PSNR >= "
+        f"{figures['min_psnr_db']:g} dB and mean <= {figures['max_mean_abs']:g}); {hint}")
+
+
 def export_from_weights(weights: str, output_dir: str, config: str | None = None,
                         overrides=(), direction: str | None = None,
                         with_heatmap: bool = False, check: bool = True,
@@ -340,7 +438,6 @@ def export_from_weights(weights: str, output_dir: str, config: str | None = None
     """``tools/export_model.py``: load, export, and check the export against dygraph; with a
     reduced ``precision``, the gated form beside the float32 one (``ppugatit.precision``)."""
     from ppugatit.inference import load_model
-    from ppugatit.precision import export_reduced
 
     setup_device("cpu")
     model = load_model(weights, config, overrides)
@@ -408,6 +505,34 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
                             heatmap, keep_size, None, stream, faces,
                             PIPELINES[meta.get("pipeline", "ours")],
                             f"translated ({meta['direction']})")
+
+
+def exported_for(weights: str) -> str:
+    """The export folder deploy reads for ``weights``: the folder or .onnx itself, or the
+    ``inference`` folder beside the weights file (where the README's export command writes)."""
+    from ppugatit.runtime import has_paddle_model, onnx_path
+
+    if onnx_path(weights) or has_paddle_model(weights):
+        return weights
+    folder = os.path.join(os.path.dirname(weights) or ".", "inference")
+    if not (onnx_path(folder) or has_paddle_model(folder)):
+        raise InferenceError(f"--runtime: no exported model at {folder}; write one with "
+                             f"python tools/export_model.py --weights {weights} --output "
+                             f"{folder} --format onnx (and --precision int8), or use "
+                             f"--runtime dygraph")
+    return folder
+
+
+def infer_beside(weights: str, output: str, source: str | None, runtime: str = "auto",
+                 precision: str = "auto", direction: str | None = None, grid: bool = False,
+                 **options) -> str:
+    """``tools/infer.py --runtime R``: :func:`infer_exported` on the export beside ``weights``
+    (``options`` as infer_exported takes them)."""
+    if grid:
+        raise InferenceError("--grid needs both directions, which an export does not have; "
+                             "use --runtime dygraph")
+    return infer_exported(exported_for(weights), output, source, runtime=runtime,
+                          precision=precision, direction=direction, **options)
 
 
 def open_predictor(model: str, runtime: str = "auto", device: str | None = "cpu",

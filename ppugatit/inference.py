@@ -21,7 +21,7 @@ from ppugatit.data.dataset import resize
 from ppugatit.data.image_io import is_image_file, list_images, read_image, write_image
 from ppugatit.errors import UserError
 from ppugatit.face import FaceCrop, compose, view
-from ppugatit.logger import format_eta
+from ppugatit.logger import Progress
 from ppugatit.pipelines import PIPELINES, Pipeline, pipeline_for
 from ppugatit.visual import overlay, panel_grid, seven_panels, to_uint8
 
@@ -118,35 +118,6 @@ def output_path(output: str, name: str, suffix: str = "") -> str:
     if ext.lower() not in WRITABLE_EXTENSIONS:
         stem, ext = name, ".png"
     return os.path.join(output, stem + suffix + ext)
-
-
-class Progress:
-    """``images 12/40 | 3.1 img/s | eta 0:00:09`` on stderr: rewritten in place on a terminal,
-    else a line every few seconds and at the end."""
-
-    def __init__(self, total: int, what: str = "images", stream: TextIO | None = None,
-                 every: float = 5.0, unit: str = "img/s"):
-        self.total, self.what, self.every, self.unit = total, what, every, unit
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start = time.perf_counter()
-        self.last = -float("inf")
-
-    def update(self, done: int) -> None:
-        now = time.perf_counter()
-        final = done >= self.total
-        if not (self.tty or final or now - self.last >= self.every):
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = done / elapsed
-        eta = format_eta((self.total - done) / rate) if rate > 0 else "?"
-        line = f"{self.what} {done}/{self.total} | {rate:.2f} {self.unit} | eta {eta}"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
 
 
 @dataclass
@@ -319,45 +290,16 @@ def sample_files(run: Callable[[np.ndarray], np.ndarray], dim: int, output: str,
 
 
 # ----- the tool
-def exported_for(weights: str) -> str:
-    """The export folder deploy reads for ``weights``: the folder or .onnx itself, or the
-    ``inference`` folder beside the weights file (where the README's export command writes)."""
-    from ppugatit.runtime import has_paddle_model, onnx_path
-
-    if onnx_path(weights) or has_paddle_model(weights):
-        return weights
-    folder = os.path.join(os.path.dirname(weights) or ".", "inference")
-    if not (onnx_path(folder) or has_paddle_model(folder)):
-        raise InferenceError(f"--runtime: no exported model at {folder}; write one with "
-                             f"python tools/export_model.py --weights {weights} --output "
-                             f"{folder} --format onnx (and --precision int8), or use "
-                             f"--runtime dygraph")
-    return folder
-
-
 def infer(weights: str, output: str, source: str | None = None, config: str | None = None,
           overrides: Iterable[str] = (), direction: str | None = None, heatmap: bool = False,
           grid: bool = False, keep_size: bool = False, batch_size: int = 1,
           device: str | None = None, num: int | None = None, seed: int = 0,
           stream: TextIO | None = None, faces: FaceCrop | None = None,
-          pipeline: str | None = None, runtime: str = "dygraph", precision: str = "auto"
-          ) -> str:
+          pipeline: str | None = None) -> str:
     """``tools/infer.py``: translate ``source`` (an image, folder or glob), or sample ``num``
     pictures from a generation model; returns the summary line. Runs where training runs:
-    the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`); with
-    ``runtime`` other than dygraph, the export beside the weights (:func:`exported_for`)."""
+    the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`)."""
     from ppugatit.device import setup_device
-
-    if runtime != "dygraph":
-        from ppugatit.export import infer_exported
-
-        folder = exported_for(weights)
-        if grid:
-            raise InferenceError("--grid needs both directions, which an export does not "
-                                 "have; use --runtime dygraph")
-        return infer_exported(folder, output, source, heatmap, keep_size, batch_size, device,
-                              num=num, seed=seed, stream=stream, runtime=runtime, faces=faces,
-                              precision=precision, direction=direction)
 
     setup_device(device, key="--device")
     model = load_model(weights, config, overrides)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from typing import TextIO
 
 _FORMAT = "[%(asctime)s] %(levelname)s %(message)s"
 
@@ -32,3 +34,32 @@ def format_eta(seconds: float) -> str:
     h, rest = divmod(rest, 3600)
     m, s = divmod(rest, 60)
     return (f"{days}d " if days else "") + f"{h}:{m:02d}:{s:02d}"
+
+
+class Progress:
+    """``images 12/40 | 3.1 img/s | eta 0:00:09`` on stderr: rewritten in place on a terminal,
+    else a line every few seconds and at the end."""
+
+    def __init__(self, total: int, what: str = "images", stream: TextIO | None = None,
+                 every: float = 5.0, unit: str = "img/s"):
+        self.total, self.what, self.every, self.unit = total, what, every, unit
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+        self.last = -float("inf")
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        final = done >= self.total
+        if not (self.tty or final or now - self.last >= self.every):
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        eta = format_eta((self.total - done) / rate) if rate > 0 else "?"
+        line = f"{self.what} {done}/{self.total} | {rate:.2f} {self.unit} | eta {eta}"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -162,99 +161,3 @@ def set_onnx_meta(path: str, meta: dict) -> None:
     model.metadata_props.extend(props)
     model.metadata_props.add(key=ONNX_META_KEY, value=json.dumps(meta))
     onnx.save(model, path)
-
-
-def default_calibration(model, direction: str) -> str:
-    """The run's own test pictures of the direction's source domain."""
-    root = model.cfg.dataset.root
-    return os.path.join(root, "test" + direction[0])
-
-
-def export_reduced(model, output_dir: str, precision: str, direction: str | None = None,
-                   with_heatmap: bool = False, calibrate: str | None = None,
-                   calibrate_count: int | None = None, gate: Gate = GATE) -> str:
-    """Export ``model``'s float32 form and its ``precision`` form beside it, gated; returns a
-    report line. Refuses (PrecisionError, nothing reduced written) below ``gate``."""
-    import yaml
-
-    from ppugatit.export import META, Predictor, export_model, read_meta
-    from ppugatit.inference import collect_inputs
-    from ppugatit.pipelines import pipeline_for
-    from ppugatit.runtime import ONNX_FILE, OnnxPredictor
-    from ppugatit.utils import atomic_write_text
-
-    if precision not in PRECISIONS[1:]:
-        raise PrecisionError(f"--precision must be one of {list(PRECISIONS)}, got '{precision}'")
-    if model.task == "generation":
-        raise PrecisionError(f"--precision {precision}: only translation models have reduced "
-                             f"forms; export the {model.cfg.model.name} sampler in fp32")
-    direction = direction or model.directions[0]
-    meta = export_model(model, output_dir, direction, with_heatmap,
-                        "paddle" if precision == "bf16" else "onnx")
-    if precision == "bf16" and not bf16_capable():
-        return (f"--precision bf16: this CPU ({cpu_features()['model']}) has neither "
-                f"avx512_bf16 nor AMX, so bfloat16 would only be emulated; exported the float32 "
-                f"Paddle program to {output_dir} instead")
-    if precision == "bf16" and not meta.get("onednn"):
-        raise PrecisionError(f"--precision bf16 runs through oneDNN, which this "
-                             f"{meta['model']} export keeps off (docs/inference.md); use "
-                             f"--precision int8 or fp32")
-    source = calibrate or default_calibration(model, direction)
-    if not os.path.exists(source):
-        raise PrecisionError(f"--calibrate {source}: no such folder; give --calibrate DIR with "
-                             f"pictures of the {direction[0]} domain (16 or more)")
-    calib_files, held_files = split_pictures([f for f, _ in collect_inputs(source)],
-                                             calibrate_count)
-    pipeline = pipeline_for(model.cfg)
-    size = int(meta["img_size"])
-    held = load_batch(held_files, size, pipeline)
-    if precision == "bf16":
-        reference = translate(Predictor(output_dir), held)
-        reduced = translate(Predictor(output_dir, precision="bf16"), held)
-        figures = gate_figures(reference, reduced, pipeline, gate)
-        _refuse_below(figures, precision, 0)
-        described = read_meta(output_dir)
-        described[BF16_KEY] = figures
-        atomic_write_text(os.path.join(output_dir, META), yaml.safe_dump(described,
-                                                                         sort_keys=False))
-        where = os.path.join(output_dir, META)
-    else:
-        fp32_path = os.path.join(output_dir, ONNX_FILE)
-        where = os.path.join(output_dir, REDUCED_ONNX[precision])
-        tmp = where + ".partial"
-        try:
-            reduced_meta = {**meta, "precision": precision}
-            if precision == "int8":
-                calibration = load_batch(calib_files, size, pipeline)
-                kept = quantize_int8(fp32_path, tmp, calibration, "real")
-                reduced_meta["calibration"] = {"pictures": len(calib_files), "source": source,
-                                               "float32_nodes": kept}
-            else:
-                convert_fp16(fp32_path, tmp)
-            set_onnx_meta(tmp, reduced_meta)
-            reference = translate(OnnxPredictor(fp32_path), held)
-            reduced = translate(OnnxPredictor(tmp), held)
-            figures = gate_figures(reference, reduced, pipeline, gate)
-            _refuse_below(figures, precision, len(calib_files) if precision == "int8" else 0)
-            set_onnx_meta(tmp, {**reduced_meta, "gate": figures})
-            os.replace(tmp, where)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    used = (f"calibrated on {len(calib_files)} pictures of {source}, " if precision == "int8"
-            else "")
-    return (f"exported the {meta['model']} {direction} translator in {precision} to {where} "
-            f"({used}gate passed: {describe(figures)}; float32 form beside it)")
-
-
-def _refuse_below(figures: dict, precision: str, calibrated_on: int) -> None:
-    if figures["passed"]:
-        return
-    hint = {"int8": "try --precision bf16 or fp32" + (
-                f", or more calibration pictures (--calibrate DIR; {calibrated_on} used)"
-                if calibrated_on < MAX_CALIBRATION else ""),
-            "bf16": "try --precision int8 or fp32",
-            "fp16": "use the float32 export on this model"}[precision]
-    raise PrecisionError(
-        f"--precision {precision} refused: {describe(figures)} (the gate needs PSNR >= "
-        f"{figures['min_psnr_db']:g} dB and mean <= {figures['max_mean_abs']:g}); {hint}")

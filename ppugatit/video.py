@@ -29,6 +29,7 @@ import numpy as np
 
 from ppugatit.errors import UserError
 from ppugatit.face import Box, crop_box, detect_faces
+from ppugatit.logger import Progress
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".avi", ".mkv", ".gif")
 # audio codecs an MP4 file holds as they are; others are transcoded to AAC
@@ -337,8 +338,6 @@ def translate_video(src: str, dst: str, translate: Translate, batch_size: int = 
     output frames (all of one size) of a batch of upright RGB frames and their crop boxes.
     ``progress(done, total)`` is called after each batch, beside the progress line on
     ``stream``."""
-    from ppugatit.inference import Progress
-
     stream = stream or sys.stderr
     info = probe(src)
     if max_seconds is not None and info.seconds > max_seconds:

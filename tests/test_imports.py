@@ -31,7 +31,8 @@ RANKS = [
     ("models", ["ppugatit.models"]),
     ("engine, inference, export", ["ppugatit.weights", "ppugatit.alignment", "ppugatit.engine",
                                    "ppugatit.inference", "ppugatit.export", "ppugatit.runtime",
-                                   "ppugatit.benchmark", "ppugatit.app", "ppugatit.reprod_kit"]),
+                                   "ppugatit.benchmark", "ppugatit.app", "ppugatit.reprod_kit",
+                                   "ppugatit.precision", "ppugatit.forms", "ppugatit.video"]),
 ]
 
 

@@ -16,8 +16,9 @@ from conftest import FIXTURES, ROOT
 from ppugatit import forms
 from ppugatit.data.demo import ensure_demo_dataset
 from ppugatit.data.image_io import read_image, write_image
-from ppugatit.export import export_from_weights, open_predictor, read_meta
-from ppugatit.inference import InferenceError, exported_for, infer
+from ppugatit.export import (exported_for, export_from_weights, infer_beside, open_predictor,
+                             read_meta)
+from ppugatit.inference import InferenceError
 from ppugatit.kernels.cpuinfo import cpu_features
 from ppugatit.pipelines import PIPELINES
 from ppugatit.precision import (GATE, PrecisionError, bf16_capable, gate_figures, load_batch,
@@ -162,15 +163,14 @@ def test_tools_infer_runs_the_export_beside_the_weights(int8_folder, tmp_path, t
     run.mkdir()
     shutil.copy(TRAINED, run / "weights.pdparams")
     with pytest.raises(InferenceError, match="no exported model at .*inference; write one"):
-        infer(str(run / "weights.pdparams"), str(tmp_path / "out"), test_pictures,
-              runtime="auto")
+        infer_beside(str(run / "weights.pdparams"), str(tmp_path / "out"), test_pictures)
     shutil.copytree(int8_folder[0], run / "inference")
     assert exported_for(str(run / "weights.pdparams")) == str(run / "inference")
-    line = infer(str(run / "weights.pdparams"), str(tmp_path / "int8"), test_pictures,
-                 runtime="onnxruntime", precision="int8")
+    line = infer_beside(str(run / "weights.pdparams"), str(tmp_path / "int8"), test_pictures,
+                        "onnxruntime", "int8")
     assert line.startswith("translated (A2B) 16 image(s)")
-    line = infer(str(run / "weights.pdparams"), str(tmp_path / "fp32"), test_pictures,
-                 runtime="onnxruntime", precision="fp32")
+    line = infer_beside(str(run / "weights.pdparams"), str(tmp_path / "fp32"), test_pictures,
+                        "onnxruntime", "fp32")
     a = read_image(str(tmp_path / "int8" / "A_0000.png")).astype(int)
     b = read_image(str(tmp_path / "fp32" / "A_0000.png")).astype(int)
     assert a.shape == b.shape == (64, 64, 3) and 0 < np.abs(a - b).mean() < GATE.max_mean_abs

@@ -15,13 +15,16 @@
 The format is told by the file's content. The authors' TensorFlow and PaddleGAN weights are fed
 and read as their own test code does (--pipeline auto); --pipeline ours uses ours instead.
 
---input is an image, a folder (recursively, sub-folders kept) or a quoted glob. Generation
-models sample instead: --num N --seed S.
+--input is an image, a video (mp4, mov, webm, avi, mkv, gif: written as <name>.mp4 or .gif,
+the sound kept), a folder (recursively, sub-folders kept) or a quoted glob. --runtime auto runs
+the export in the inference/ folder beside the weights, in its fastest form that passed its
+quality gate. Generation models sample instead: --num N --seed S.
 """
 import argparse
 
 from ppugatit import face
 from ppugatit.cli import run
+from ppugatit.export import infer_beside
 from ppugatit.inference import infer
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -55,8 +58,15 @@ face.add_arguments(parser)
 parser.add_argument("-o", "--override", nargs="+", default=[], metavar="KEY=VALUE",
                     help="config overrides, e.g. model.img_size=128")
 args = parser.parse_args()
-run(lambda: print(infer(args.weights, args.output, args.input, args.config, args.override,
-                        args.direction, args.heatmap, args.grid, args.keep_size,
-                        args.batch_size, args.device, args.num, args.seed,
-                        faces=face.from_arguments(args, parser), pipeline=args.pipeline,
-                        runtime=args.runtime, precision=args.precision)))
+if args.runtime == "dygraph":
+    run(lambda: print(infer(args.weights, args.output, args.input, args.config, args.override,
+                            args.direction, args.heatmap, args.grid, args.keep_size,
+                            args.batch_size, args.device, args.num, args.seed,
+                            faces=face.from_arguments(args, parser), pipeline=args.pipeline)))
+else:
+    run(lambda: print(infer_beside(args.weights, args.output, args.input, args.runtime,
+                                   args.precision, args.direction, args.grid,
+                                   heatmap=args.heatmap, keep_size=args.keep_size,
+                                   batch_size=args.batch_size, device=args.device,
+                                   num=args.num, seed=args.seed,
+                                   faces=face.from_arguments(args, parser))))

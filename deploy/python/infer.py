@@ -5,7 +5,9 @@
     python deploy/python/infer.py --model_dir output/demo/inference/inference.onnx \
         --input data/demo/testA --output out/deploy
 
-Inputs and outputs as tools/infer.py (an image, a folder or a glob; the same file names).
+Inputs and outputs as tools/infer.py (an image, a video, a folder or a glob; the same file
+names). Where the folder holds reduced-precision forms (tools/export_model.py --precision),
+the fastest that passed its quality gate runs; --precision forces one.
 Generation models sample instead: --num N --seed S.
 """
 import argparse
