@@ -122,7 +122,7 @@ def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
     return Row(key, diff, tol, diff <= tol)
 
 
-# ----- the fixture's setup: its config/ keys -> ours, with their types (and a default where
+# the fixture's setup: its config/ keys -> ours, with their types (and a default where
 # older fixtures lack the key); fixed settings after
 _WEIGHTS = [("adv_weight", "loss.adv_weight", float), ("cycle_weight", "loss.cycle_weight", float)]
 _OPTIM = [("lr", "optimizer.lr", float), ("weight_decay", "optimizer.weight_decay", float)]
@@ -185,7 +185,7 @@ def fixture_model(fixture: dict, source: str = "fixture", weights: bool = True):
     return model
 
 
-# ----- the replay: everything a fixture records, computed by our code
+# the replay: everything a fixture records, computed by our code
 def _after_tensors(model) -> dict[str, np.ndarray]:
     """Every network's state in the official names and layout, as the ``after/`` keys."""
     return {f"after/{key}": t for key, t in model_to_official(model).items()}

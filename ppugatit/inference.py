@@ -35,7 +35,7 @@ class InferenceError(UserError):
     """Nothing could be translated, or the request cannot be met; the message says why."""
 
 
-# ----- model and device
+# model and device
 def load_model(weights: str, config: str | None = None, overrides: Iterable[str] = ()):
     """The model with its weights, in eval mode: any format
     :func:`ppugatit.weights.loader.open_weights` reads (ours, the official PyTorch ``.pt``,
@@ -74,7 +74,7 @@ def dygraph_runner(layer: paddle.nn.Layer) -> Runner:
     return run
 
 
-# ----- inputs and outputs
+# inputs and outputs
 def collect_inputs(path: str, videos: bool = False) -> list[tuple[str, str]]:
     """``(file, name under the output folder)`` for an image, a folder (recursively, keeping
     sub-folders) or a glob (names relative to the glob's fixed leading folders); with
@@ -289,7 +289,7 @@ def sample_files(run: Callable[[np.ndarray], np.ndarray], dim: int, output: str,
     return summary
 
 
-# ----- the tool
+# the tool
 def infer(weights: str, output: str, source: str | None = None, config: str | None = None,
           overrides: Iterable[str] = (), direction: str | None = None, heatmap: bool = False,
           grid: bool = False, keep_size: bool = False, batch_size: int = 1,

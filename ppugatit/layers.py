@@ -21,7 +21,7 @@ import paddle.nn.functional as F
 from ppugatit.kernels.cpu import replacement
 
 
-# ----- adaptive instance-layer normalisation (U-GAT-IT's AdaLIN)
+# adaptive instance-layer normalisation (U-GAT-IT's AdaLIN)
 def _normalise(x: paddle.Tensor, axis: list[int], eps: float, unbiased: bool) -> paddle.Tensor:
     """(x - mean) / sqrt(var + eps) over ``axis``: the variance unbiased (n - 1) as
     ``torch.var`` gives the official PyTorch code, or biased as ``tf.nn.moments`` gives the
@@ -120,7 +120,7 @@ class InstanceNorm(nn.Layer):
         return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
 
 
-# ----- spectral normalisation (PyTorch's nn.utils.spectral_norm)
+# spectral normalisation (PyTorch's nn.utils.spectral_norm)
 def torch_uniform(fan_in: int) -> nn.initializer.Uniform:
     """PyTorch's default init for conv/linear weights and biases: U(-1/sqrt(fan_in), +)."""
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
@@ -211,7 +211,7 @@ class SNLinear(_SpectralNorm):
         return F.linear(x, weight, bias)
 
 
-# ----- convolution, padding, up-sampling
+# convolution, padding, up-sampling
 def conv2d(x: paddle.Tensor, weight: paddle.Tensor, bias: paddle.Tensor | None = None,
            stride: int = 1) -> paddle.Tensor:
     """An unpadded convolution (the official networks pad separately)."""

@@ -168,7 +168,7 @@ def write_skipped(name: str, folder: str, why: str) -> None:
     atomic_write_text(os.path.join(folder, f"{name}_diff.log"), f"# {name}: not checked: {why}\n")
 
 
-# ----- forward and loss: one replay of the step fixture
+# forward and loss: one replay of the step fixture
 def forward_key(fixture_key: str) -> str:
     """``eval_forward/genA2B/out`` -> ``genA2B.fake``: the official tensors' names."""
     _, net, name = fixture_key.split("/")
@@ -235,7 +235,7 @@ def bp_align_check(fixture: dict, source: str) -> Check:
     return check
 
 
-# ----- metric: the fixtures of NICE-GAN's metric code and pytorch-fid's Inception
+# metric: the fixtures of NICE-GAN's metric code and pytorch-fid's Inception
 def metric_check(fixtures: str) -> Check:
     """FID and KID of two feature sets, ours against NICE-GAN's metric code's numbers, and the
     FID Inception's features against pytorch-fid's on the same (seed-made) weights."""
@@ -308,7 +308,7 @@ def recorded_train_align_check() -> Check:
     return check
 
 
-# ----- a student's own run: metric and train_align from their weights and data
+# a student's own run: metric and train_align from their weights and data
 def check_official_settings(cfg, source: str) -> None:
     """Refuse a run the paper's number says nothing about, naming the key."""
     for key, official in OFFICIAL_SETTINGS:

@@ -35,7 +35,7 @@ def fixture():
     return load_fixture(FIXTURE)
 
 
-# ----- alignment
+# alignment
 def test_a_perturbed_encoder_weight_is_caught(tmp_path, fixture):
     rows = check_fixture(load_fixture(perturbed(tmp_path, fixture,
                                                 "before/disA/model.4.weight_orig")))
@@ -44,7 +44,7 @@ def test_a_perturbed_encoder_weight_is_caught(tmp_path, fixture):
             "after/disA/model.4.weight_orig"} <= failed
 
 
-# ----- inference
+# inference
 def test_translator_a2b_gives_the_official_translation(fixture):
     """A2B is disA's encoding decoded by gen2B: the fixture's eval-mode numbers."""
     model = fixture_model(fixture)
@@ -74,7 +74,7 @@ def test_translator_b2a_uses_disB_and_gen2A(fixture):
         model.translator("A2A")
 
 
-# ----- official checkpoints
+# official checkpoints
 def test_the_official_checkpoint_reads_with_its_optimizers(fixture):
     ckpt = torch_pickle.load(PT)
     assert sorted(ckpt) == ["D_optimizer", "G_optimizer", "disA", "disB", "gen2A", "gen2B",
@@ -133,7 +133,7 @@ def test_impossible_sizes_are_refused_with_the_key(over, message):
         NICEGAN(build_config(overrides={"model.name": "nicegan", **over}))
 
 
-# ----- training with the shared Trainer
+# training with the shared Trainer
 def tiny(tmp_path, **extra):
     over = {"output_dir": str(tmp_path / "out"), "model.ch": 4, "model.n_res": 1,
             "model.n_dis": 6, "model.img_size": 48, "dataset.root": str(tmp_path / "data"),

@@ -23,7 +23,7 @@ FIXTURE = os.path.join(FIXTURES, "sagan_step.npz")
 DEMO = os.path.join(ROOT, "configs", "demo_sagan.yaml")
 
 
-# ----- alignment with the reference implementation
+# alignment with the reference implementation
 def test_only_updates_of_zero_gradient_are_held_to_adams_bound_alone():
     """(That every row passes is tests/test_model_contract.py's.)"""
     rows = check_fixture(load_fixture(FIXTURE))
@@ -53,7 +53,7 @@ def test_official_state_dicts_map_onto_the_model():
                                                    "model.conv_dim": 16}
 
 
-# ----- parts
+# parts
 def test_self_attention_starts_as_the_identity_and_its_rows_are_distributions():
     paddle.seed(1)
     attn = SelfAttention(16)

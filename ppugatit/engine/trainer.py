@@ -127,7 +127,7 @@ class Trainer:
         self._stop_requested = False
         self._write_failed: set = set()
 
-    # ----- set-up helpers
+    # set-up helpers
     def _sample_batch(self, model_cls, root: str) -> dict[str, paddle.Tensor]:
         """A fixed batch for the sample grids: test images when there are any, else train."""
         n = self.cfg.train.sample_num
@@ -179,7 +179,7 @@ class Trainer:
             self.logger.warning("--resume: %s; %s, resuming from %s instead", error, kept, path)
         self.logger.info("resumed from %s at iteration %d", path, self.iteration)
 
-    # ----- saving
+    # saving
     def _try_write(self, what: str, write) -> bool:
         """Run ``write()``; an OSError (a folder made read-only, a full disk) is reported once
         per ``what`` and training goes on; a later write that works says so."""
@@ -259,7 +259,7 @@ class Trainer:
                          time.perf_counter() - tic, note)
         return scores
 
-    # ----- the loop
+    # the loop
     def _request_stop(self, signum, frame) -> None:
         """First Ctrl-C: finish the iteration under way, save, stop. Second: stop at once."""
         if os.getpid() != self._main_pid:

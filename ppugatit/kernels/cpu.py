@@ -102,7 +102,7 @@ def replacement(op: str) -> Callable | None:
     return kernel if switch is not None and _ON[switch] else None
 
 
-# ----- oneDNN convolutions
+# oneDNN convolutions
 def _static_conv(stride: int):
     # Paddle's to_static cache does not key on the grad mode: a program first traced under
     # no_grad would later serve training calls and silently return no weight gradient. So
@@ -141,7 +141,7 @@ def onednn_conv2d(x: paddle.Tensor, weight: paddle.Tensor, bias: paddle.Tensor |
     return y if bias is None else y + bias.reshape([1, -1, 1, 1])
 
 
-# ----- reflection padding
+# reflection padding
 def _flipped_ends(x: paddle.Tensor, p: int, axis: int, skip: int) -> tuple[paddle.Tensor, ...]:
     """The ``p`` rows (axis 2) or columns (axis 3) after the first ``skip`` and before the last
     ``skip`` along ``axis``, each block flipped (one row needs no flip)."""
@@ -232,7 +232,7 @@ def reflection_pad_cpu(x: paddle.Tensor, p: int) -> paddle.Tensor:
     return _ReflectionPadCPU.apply(x, p)
 
 
-# ----- nearest up-sampling
+# nearest up-sampling
 def broadcast_upsample_nearest2x(x: paddle.Tensor) -> paddle.Tensor:
     n, c, h, w = x.shape
     return x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape([n, c, 2 * h, 2 * w])
@@ -259,7 +259,7 @@ def _onnx_upsample_nearest2x(x: paddle.Tensor) -> paddle.Tensor:
     return F.interpolate(x, size=[2 * x.shape[2], 2 * x.shape[3]], mode="nearest")
 
 
-# ----- instance and layer normalisation, mixed
+# instance and layer normalisation, mixed
 def _unbiased_factors(x: paddle.Tensor) -> tuple[float, float]:
     """(n-1)/n of instance (h w elements) and layer (c h w elements) statistics.
 
@@ -307,7 +307,7 @@ def _onnx_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scal
             + bias.reshape([-1, c, 1, 1]))
 
 
-# ----- spectral norms over batch groups
+# spectral norms over batch groups
 @contextlib.contextmanager
 def spectral_norm_groups(networks: Iterable[nn.Layer], k: int) -> Iterator[None]:
     """Within it, one forward of a batch made of ``k`` equal groups stands for ``k`` forwards

@@ -97,7 +97,7 @@ class GANModel:
         self.scalers: dict[str, paddle.amp.GradScaler] = {}
         self._network_lr: dict[str, float] = {}
 
-    # ----- construction helpers
+    # construction helpers
     def make_optimizer(self, name: str, networks: Iterable[nn.Layer], lr: float,
                        betas: tuple[float, float], weight_decay: float) -> None:
         opt = self.cfg.optimizer
@@ -115,7 +115,7 @@ class GANModel:
         if self.amp and self.amp_dtype == "float16":
             self.scalers[name] = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15)
 
-    # ----- training mechanics
+    # training mechanics
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision (O1) when ``train.amp`` is on; a no-op otherwise and on CPU."""
         if not self.amp:
@@ -192,7 +192,7 @@ class GANModel:
         for net in self.networks.values():
             net.eval()
 
-    # ----- state
+    # state
     def weights(self) -> dict[str, dict]:
         """Networks only: what inference loads."""
         return {name: net.state_dict() for name, net in self.networks.items()}
@@ -267,7 +267,7 @@ class GANModel:
             if k in state.get("scalers", {}):
                 s.load_state_dict(state["scalers"][k])
 
-    # ----- to implement
+    # to implement
     def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
         """One iteration on ``batch`` (keys as ``train_folders``): update every network and
         return the losses as scalar tensors, ``D_loss`` and ``G_loss`` among them (the Trainer

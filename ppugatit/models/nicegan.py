@@ -91,7 +91,7 @@ class NICEGAN(GANModel):
         real_A, real_B = batch["A"], batch["B"]
         n = real_A.shape[0]
 
-        # ----- D update
+        # D update
         with self.autocast():
             real_LA_logit, real_GA_logit, real_A_cam_logit, _, real_A_z = self.disA(real_A)
             real_LB_logit, real_GB_logit, real_B_cam_logit, _, real_B_z = self.disB(real_B)
@@ -114,7 +114,7 @@ class NICEGAN(GANModel):
             D_loss = D_loss_A + D_loss_B
         self.backward_and_step(D_loss, "D")
 
-        # ----- G update
+        # G update
         set_requires_grad(self.discriminators, False)
         try:
             with self.autocast():

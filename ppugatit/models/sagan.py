@@ -121,14 +121,14 @@ class SAGAN(GANModel):
         self.seed = cfg.train.seed
         self.fixed_z = self._noise(cfg.train.sample_num, 0, 0)
 
-    # ----- noise
+    # noise
     def _noise(self, n: int, iteration: int, k: int) -> paddle.Tensor:
         """z for (iteration, k) on this rank: a pure function of the seed, so resume is exact."""
         rank = dist.get_rank() if dist.is_initialized() else 0
         rng = np.random.default_rng([self.seed, iteration, k, rank])
         return paddle.to_tensor(rng.standard_normal((n, self.cfg.model.z_dim), dtype=np.float32))
 
-    # ----- training
+    # training
     def d_step(self, real: paddle.Tensor, z: paddle.Tensor) -> dict[str, paddle.Tensor]:
         """The reference's D update: D on real, then on G(z), hinge loss, Adam step.
 
@@ -170,7 +170,7 @@ class SAGAN(GANModel):
         losses["gamma_G_attn2"] = self.G.attn2.gamma.detach().reshape([])
         return losses
 
-    # ----- pictures
+    # pictures
     @paddle.no_grad()
     def visualize(self, batch: dict[str, paddle.Tensor]) -> dict[str, np.ndarray]:
         """``samples``: G on a fixed noise batch. ``attention``: per sample (column), the image
@@ -202,7 +202,7 @@ class SAGAN(GANModel):
     def sampler(self) -> nn.Layer:
         return Sampler(self.G)
 
-    # ----- state
+    # state
     def state_dict(self) -> dict:
         state = super().state_dict()
         state["iteration"] = self.iteration

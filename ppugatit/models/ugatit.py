@@ -147,7 +147,7 @@ class UGATIT(GANModel):
         fake_B2A_cam_logit, fake_A2A_cam_logit = cam_A[:n], cam_A[n:]
         fake_A2B_cam_logit, fake_B2B_cam_logit = cam_B[:n], cam_B[n:]
 
-        # ----- D update
+        # D update
         with self.autocast():
             fake_A, fake_B = fake_B2A.detach(), fake_A2B.detach()
             (real_GA_logit, fake_GA_logit), (real_GA_cam_logit, fake_GA_cam_logit) = \
@@ -176,7 +176,7 @@ class UGATIT(GANModel):
             D_loss = D_loss_A + D_loss_B
         self.backward_and_step(D_loss, "D")
 
-        # ----- G update
+        # G update
         set_requires_grad(self.discriminators, False)
         try:
             with self.autocast():
