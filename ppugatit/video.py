@@ -392,15 +392,16 @@ def translate_video(src: str, dst: str, translate: Translate, batch_size: int = 
         summary.stopped = True
     except BaseException:
         _finish(stop, reader, container, frames_in, frames_out, writer_thread, writer, errors)
-        for path in (silent,):
-            if os.path.exists(path):
-                os.remove(path)
+        if os.path.exists(silent):
+            os.remove(silent)
         raise
     _finish(stop, reader, container, frames_in, frames_out, writer_thread, writer, errors)
     try:
         if errors:
             raise VideoError(f"{dst}: encoding failed ({_reason(errors[0])})")
         if summary.frames == 0:
+            if summary.stopped:
+                raise KeyboardInterrupt  # stopped before the first frame: nothing to keep
             raise VideoError(f"--input {src}: no frame was translated; nothing written")
         tmp = dst + ".partial.audio.mp4"
         if info.audio and not gif:
