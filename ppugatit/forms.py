@@ -7,11 +7,12 @@ gate when it was written (a refused one is never written). Deploy runs:
 - the form asked for (``--runtime`` and ``--precision``), or
 - among float32 forms only, the rule of :func:`ppugatit.runtime.choose_runtime` (ONNX Runtime,
   measured faster at every size), or
-- a reduced ONNX form counts only beside the float32 ONNX of the same weights and
-  direction (an earlier export's leftover is ignored);
 - where a reduced form is among them, the fastest on this machine: each candidate is timed
   once on a batch of one and the times are cached in ``speeds.json`` beside the export, keyed
   by the CPU and the runtimes' versions, so another machine measures again.
+
+A reduced ONNX form counts only beside the float32 ONNX of the same weights and direction
+(an earlier export's leftover is ignored).
 """
 from __future__ import annotations
 
