@@ -113,22 +113,14 @@ def gate_pictures(img_size: int, source: str | None, folder: str
     """(calibration, held-apart) batches for the reduced forms' quantization and gate:
     ``source``'s pictures, or the built-in demo's testA (made in ``folder``), resized."""
     from ppugatit.data.demo import ensure_demo_dataset
-    from ppugatit.inference import collect_inputs
     from ppugatit.pipelines import PIPELINES
-    from ppugatit.precision import load_batch, split_pictures
+    from ppugatit.precision import load_batch, split_folder
 
     if source is None:
         source = os.path.join(ensure_demo_dataset(os.path.join(folder, "demo")), "testA")
-    calib, held = split_pictures([f for f, _ in collect_inputs(source)])
+    calib, held = split_folder(source)
     return (load_batch(calib, img_size, PIPELINES["ours"]),
             load_batch(held, img_size, PIPELINES["ours"]))
-
-
-def _gate(fp32, reduced, held: np.ndarray) -> dict:
-    from ppugatit.pipelines import PIPELINES
-    from ppugatit.precision import gate_figures, translate
-
-    return gate_figures(translate(fp32, held), translate(reduced, held), PIPELINES["ours"])
 
 
 def inference_runners(model, batch_size: int, img_size: int, device: str, folder: str,
@@ -168,7 +160,8 @@ def inference_runners(model, batch_size: int, img_size: int, device: str, folder
         runners["onnxruntime"] = lambda: session(x)
     reduced = [r for r in REDUCED if r in runtimes] if model.task != "generation" else []
     if reduced:
-        from ppugatit.precision import bf16_capable, quantize_int8
+        from ppugatit.pipelines import PIPELINES
+        from ppugatit.precision import bf16_capable, measure_gate, quantize_int8
 
         calibration, held = gate_pictures(img_size, calibrate, folder)
     if "int8" in reduced:
@@ -179,13 +172,14 @@ def inference_runners(model, batch_size: int, img_size: int, device: str, folder
         fp32 = OnnxPredictor(onnx_file, device, cpu_threads, ort_optimization, spinning=False)
         int8 = OnnxPredictor(os.path.join(folder, "int8.onnx"), device, cpu_threads,
                              ort_optimization, spinning=False)
-        info["int8"] = {"gate": _gate(fp32, int8, held)}
+        info["int8"] = {"gate": measure_gate(fp32, int8, held, PIPELINES["ours"])}
         runners["int8"] = lambda: int8(x)
     if "bf16" in reduced and bf16_capable() and device == "cpu":
         if not os.path.isfile(os.path.join(folder, "inference.yml")):
             export_model(model, folder)
         bf16 = Predictor(folder, device, True, cpu_threads, precision="bf16")
-        info["bf16"] = {"gate": _gate(Predictor(folder, device, True, cpu_threads), bf16, held),
+        info["bf16"] = {"gate": measure_gate(Predictor(folder, device, True, cpu_threads), bf16,
+                                             held, PIPELINES["ours"]),
                         "mkldnn": True}
         runners["bf16"] = lambda: bf16(x)
     return runners, info

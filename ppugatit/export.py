@@ -343,12 +343,11 @@ def export_reduced(model, output_dir: str, precision: str, direction: str | None
                    calibrate_count: int | None = None, gate=None) -> str:
     """Export ``model``'s float32 form and its ``precision`` form beside it, gated; returns a
     report line. Refuses (PrecisionError, nothing reduced written) below ``gate``."""
-    from ppugatit.inference import collect_inputs
     from ppugatit.kernels.cpuinfo import cpu_features
     from ppugatit.precision import (BF16_KEY, GATE, PRECISIONS, REDUCED_ONNX,
                                     PrecisionError, bf16_capable, convert_fp16, describe,
-                                    gate_figures, load_batch, quantize_int8, set_onnx_meta,
-                                    split_pictures, translate)
+                                    load_batch, measure_gate, quantize_int8, set_onnx_meta,
+                                    split_folder)
 
     gate = gate or GATE
     if precision not in PRECISIONS[1:]:
@@ -371,15 +370,13 @@ def export_reduced(model, output_dir: str, precision: str, direction: str | None
     if not os.path.exists(source):
         raise PrecisionError(f"--calibrate {source}: no such folder; give --calibrate DIR with "
                              f"pictures of the {direction[0]} domain (16 or more)")
-    calib_files, held_files = split_pictures([f for f, _ in collect_inputs(source)],
-                                             calibrate_count)
+    calib_files, held_files = split_folder(source, calibrate_count)
     pipeline = pipeline_for(model.cfg)
     size = int(meta["img_size"])
     held = load_batch(held_files, size, pipeline)
     if precision == "bf16":
-        reference = translate(Predictor(output_dir), held)
-        reduced = translate(Predictor(output_dir, precision="bf16"), held)
-        figures = gate_figures(reference, reduced, pipeline, gate)
+        figures = measure_gate(Predictor(output_dir), Predictor(output_dir, precision="bf16"),
+                               held, pipeline, gate)
         _refuse_below(figures, precision, 0)
         described = read_meta(output_dir)
         described[BF16_KEY] = figures
@@ -400,9 +397,8 @@ def export_reduced(model, output_dir: str, precision: str, direction: str | None
             else:
                 convert_fp16(fp32_path, tmp)
             set_onnx_meta(tmp, reduced_meta)
-            reference = translate(OnnxPredictor(fp32_path), held)
-            reduced = translate(OnnxPredictor(tmp), held)
-            figures = gate_figures(reference, reduced, pipeline, gate)
+            figures = measure_gate(OnnxPredictor(fp32_path), OnnxPredictor(tmp), held,
+                                   pipeline, gate)
             _refuse_below(figures, precision, len(calib_files) if precision == "int8" else 0)
             set_onnx_meta(tmp, {**reduced_meta, "gate": figures})
             os.replace(tmp, where)

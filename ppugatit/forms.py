@@ -163,7 +163,8 @@ def pick(model: str, open_form: Callable[[Form], object], runtime: str = "auto",
     if len(chosen) == 1:
         return chosen[0], open_form(chosen[0])
     key = machine_key() + f"; device {device}; threads {cpu_features()['cores']}"
-    seconds = _read_speeds(model, key)
+    cached = _read_speeds(model, key)
+    seconds = dict(cached)
     predictors, x = {}, None
     for form in chosen:
         predictors[form.name] = open_form(form)
@@ -173,8 +174,8 @@ def pick(model: str, open_form: Callable[[Form], object], runtime: str = "auto",
             seconds[form.name] = time_form(predictors[form.name], x)
     measured = {f.name: seconds[f.name] for f in chosen}
     best = min(chosen, key=lambda f: measured[f.name])
-    if set(measured) - set(_read_speeds(model, key)):
-        _write_speeds(model, key, {**_read_speeds(model, key), **measured}, stream)
+    if set(measured) - set(cached):
+        _write_speeds(model, key, seconds, stream)
     print(f"runtime: {best.name} ({measured[best.name] * 1e3:.0f} ms a picture), the fastest "
           f"passing form here: " + ", ".join(f"{n} {s * 1e3:.0f} ms" for n, s in
                                               sorted(measured.items(), key=lambda kv: kv[1])),

@@ -23,6 +23,7 @@ from ppugatit.errors import UserError
 from ppugatit.face import FaceCrop, compose, view
 from ppugatit.logger import Progress
 from ppugatit.pipelines import PIPELINES, Pipeline, pipeline_for
+from ppugatit.video import is_video, translate_videos
 from ppugatit.visual import overlay, panel_grid, seven_panels, to_uint8
 
 Runner = Callable[[np.ndarray], tuple[np.ndarray, Optional[np.ndarray]]]
@@ -79,11 +80,8 @@ def collect_inputs(path: str, videos: bool = False) -> list[tuple[str, str]]:
     """``(file, name under the output folder)`` for an image, a folder (recursively, keeping
     sub-folders) or a glob (names relative to the glob's fixed leading folders); with
     ``videos``, video files (:mod:`ppugatit.video`) too."""
-    from ppugatit.video import is_video
-
     def accept(name: str) -> bool:
-        return is_image_file(name) or (videos and is_video(name)
-                                       and not os.path.basename(name).startswith("."))
+        return is_image_file(name) or (videos and is_video(name))
 
     what = "image or video" if videos else "image"
     if os.path.isfile(path):
@@ -244,8 +242,6 @@ def translate_inputs(source: str, run: Runner, img_size: int, output: str,
     """What ``tools/infer.py`` and deploy do with ``--input``: pictures through
     :func:`translate_files`, videos through :func:`ppugatit.video.translate_video` (each
     ``<name>.mp4``, a GIF as ``<name>.gif``); returns the summary line."""
-    from ppugatit.video import is_video, translate_videos
-
     inputs = collect_inputs(source, videos=True)
     videos = [(src, name) for src, name in inputs if is_video(src)]
     pictures = [(src, name) for src, name in inputs if not is_video(src)]

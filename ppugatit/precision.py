@@ -68,6 +68,13 @@ def split_pictures(files: list[str], calibrate: int | None = None) -> tuple[list
     return files[:n], files[n:n + MAX_HELD_APART]
 
 
+def split_folder(source: str, calibrate: int | None = None) -> tuple[list[str], list[str]]:
+    """:func:`split_pictures` of the pictures ``source`` (a folder, a picture or a glob) names."""
+    from ppugatit.inference import collect_inputs
+
+    return split_pictures([f for f, _ in collect_inputs(source)], calibrate)
+
+
 def load_batch(files: list[str], img_size: int, pipeline) -> np.ndarray:
     from ppugatit.data.image_io import read_image
 
@@ -106,6 +113,11 @@ def describe(figures: dict) -> str:
 
 def translate(predictor, x: np.ndarray, batch: int = 4) -> np.ndarray:
     return np.concatenate([predictor(x[i:i + batch])[0] for i in range(0, len(x), batch)])
+
+
+def measure_gate(fp32, reduced, held: np.ndarray, pipeline, gate: Gate = GATE) -> dict:
+    """:func:`gate_figures` of the float32 and the reduced predictor on the held-apart batch."""
+    return gate_figures(translate(fp32, held), translate(reduced, held), pipeline, gate)
 
 
 def quantize_int8(fp32_path: str, out_path: str, calibration: np.ndarray, input_name: str

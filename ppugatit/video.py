@@ -42,7 +42,9 @@ class VideoError(UserError):
 
 
 def is_video(path: str) -> bool:
-    return path.lower().endswith(VIDEO_EXTENSIONS)
+    """A video file by its name (hidden files excluded, as ``is_image_file`` does)."""
+    name = os.path.basename(path)
+    return not name.startswith(".") and name.lower().endswith(VIDEO_EXTENSIONS)
 
 
 def output_name(name: str) -> str:

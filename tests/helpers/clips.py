@@ -38,13 +38,11 @@ def face_frames(n: int, size: tuple[int, int] = (300, 400), seed: int = 0,
 
 
 def write_clip(path: str, frames: list[np.ndarray], fps: int = 24, audio: bool = True,
-               codec: str = "libx264", audio_codec: str = "aac", rotate: int = 0) -> None:
+               codec: str = "libx264", audio_codec: str = "aac") -> None:
     with av.open(path, "w") as out:
         video = out.add_stream(codec, rate=fps)
         video.height, video.width = frames[0].shape[:2]
         video.pix_fmt = "yuv420p"
-        if rotate:
-            video.metadata["rotate"] = str(rotate)
         sound = out.add_stream(audio_codec, rate=RATE) if audio else None
         if sound is not None:
             sound.layout = "mono"
