@@ -121,7 +121,7 @@ class OneEuro:
         self.rate, self.min_cutoff, self.beta, self.d_cutoff = rate, min_cutoff, beta, d_cutoff
         self.x = self.dx = None
 
-    def _alpha(self, cutoff: float) -> float:
+    def _alpha(self, cutoff):
         tau = 1.0 / (2 * math.pi * cutoff)
         return 1.0 / (1.0 + tau * self.rate)
 
@@ -132,8 +132,7 @@ class OneEuro:
         dx = (x - self.x) * self.rate
         a = self._alpha(self.d_cutoff)
         self.dx = a * dx + (1 - a) * self.dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self.dx)
-        a = 1.0 / (1.0 + self.rate / (2 * math.pi * cutoff))
+        a = self._alpha(self.min_cutoff + self.beta * np.abs(self.dx))  # per component
         self.x = a * x + (1 - a) * self.x
         return self.x
 
