@@ -295,7 +295,7 @@ def recorded_train_align_check() -> Check:
         "recorded, not computed now: docs/quality.md, 'U-GAT-IT at the issue's setting' (128 "
         "px, light, 2000 iterations, ten seeds a side), means at iteration 2000 of the paired "
         "test set's L1 (0..255) and SSIM; benchmark: the official code (its networks and "
-        "losses, tools/quality_official.py), ours: this repository's trainer",
+        "losses, research/quality_official.py), ours: this repository's trainer",
         "threshold: half the official seeds' range (max - min) / 2: a run of ours inside the "
         "spread of the official code's own seeds",
         "for your own run: --weights RUN --data DATA (selfie2anime: the paper's KID x 100)"],

@@ -1,12 +1,15 @@
 import os
 import signal
+import sys
 
 import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+RESEARCH = os.path.join(ROOT, "research")  # the benchmarks' and quality bench's modules
 
+sys.path.insert(0, RESEARCH)
 import ppugatit  # noqa: E402,F401  (silences Paddle's import-time warning before paddle loads)
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from ppugatit.benchmark import alternate
+from timing import alternate
 
 
 def test_the_tool_prints_a_table_and_one_json_line(tmp_path):
@@ -36,17 +36,3 @@ def test_ours_and_theirs_alternate_and_each_gets_its_median():
     assert calls == ["ours", "theirs"] * 5
     assert other == 2.5  # the median of the four timed runs (1, 3, 2, 4), not the warm-up's 5
     assert 0 <= mine < 1
-
-
-def test_the_winograd_experiment_computes_a_convolution():
-    """tools/bench_winograd.py backs a claim in docs/benchmarks.md: its Winograd layer must be
-    a 3x3 convolution (against float64), its direct one too, each timed."""
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import bench_winograd
-    finally:
-        sys.path.pop(0)
-    results = bench_winograd.main(["--channels", "8", "--size", "8", "--repeat", "1"])
-    assert set(results) == {"direct", "winograd (0, +-1, +-2)", "winograd (0, +-1, +-1/2)"}
-    for r in results.values():
-        assert r["s"] > 0 and r["max_error"] < 1e-4

@@ -23,7 +23,7 @@ RANKS = [
                    "ppugatit.weights.torch_pickle", "ppugatit.weights.paddle_pickle",
                    "ppugatit.weights.tf_checkpoint", "ppugatit.visual", "ppugatit.losses",
                    "ppugatit.run_dir", "ppugatit.cli", "ppugatit.data", "ppugatit.face",
-                   "ppugatit.quality", "ppugatit.kernels.malloc", "ppugatit.pipelines"]),
+                   "ppugatit.kernels.malloc", "ppugatit.pipelines"]),
     ("kernels and device", ["ppugatit.kernels", "ppugatit.device"]),
     ("layers", ["ppugatit.layers", "ppugatit.weights.layout"]),
     ("networks", ["ppugatit.attention", "ppugatit.networks", "ppugatit.metrics",
@@ -31,7 +31,7 @@ RANKS = [
     ("models", ["ppugatit.models"]),
     ("engine, inference, export", ["ppugatit.weights", "ppugatit.alignment", "ppugatit.engine",
                                    "ppugatit.inference", "ppugatit.export", "ppugatit.runtime",
-                                   "ppugatit.benchmark", "ppugatit.app", "ppugatit.reprod_kit",
+                                   "ppugatit.app", "ppugatit.reprod_kit",
                                    "ppugatit.precision", "ppugatit.forms", "ppugatit.video"]),
 ]
 
@@ -118,6 +118,27 @@ def test_imports_go_downwards_only():
     wrong = [f"{m} ({RANKS[rank(m)][0]}) imports {d} ({RANKS[rank(d)][0]})"
              for m, deps in import_graph().items() for d in sorted(deps) if rank(d) > rank(m)]
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_package_and_tools_import_nothing_from_research():
+    """research/ (benchmarks, the quality bench, kernel A/Bs) is beside the product: a user's
+    install runs without it. tools/benchmark.py, a user's entry point, is the one exception."""
+    research = {f[:-3] for f in os.listdir(os.path.join(ROOT, "research")) if f.endswith(".py")}
+    files = list(modules().items()) + [
+        (f"tools/{f}", os.path.join(ROOT, "tools", f))
+        for f in os.listdir(os.path.join(ROOT, "tools")) if f.endswith(".py")]
+    wrong = []
+    for name, path in files:
+        if name == "tools/benchmark.py":
+            continue
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            wrong += [f"{name} imports {n}" for n in names
+                      if n.split(".")[0] in research | {"research"}]
+    assert research and not wrong, "\n".join(wrong)
 
 
 def test_configuration_knows_no_model_class_and_models_no_fixture():

@@ -9,8 +9,9 @@ from ppugatit.data.quality_task import ensure_quality_task, load_task, make_task
 from ppugatit.errors import DataError
 from ppugatit.metrics.fid_kid import kid, mean_kid
 from ppugatit.alignment import fixture_config, load_fixture
-from ppugatit.engine.quality_run import bench_config, initial_weights, train_and_score
-from ppugatit.quality import baselines, l1, mann_whitney, ssim, wilcoxon_signed_rank
+from ppugatit.metrics.paired import l1, ssim
+from quality_run import bench_config, initial_weights, train_and_score
+from stats import baselines, mann_whitney, wilcoxon_signed_rank
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_nicegan_training_learns_the_task_and_a_step_without_adversarial_term_do
     ch 8, n_res 2, n_dis 6, 64 px, lr 2e-4, 300 iterations, seed 0: docs/quality.md), scored
     after the last iteration; L1 and SSIM averaged over A2B and B2A.
 
-    Measured with tools/quality_bench.py at iteration 300 (mean L1 / mean SSIM), on an Intel
+    Measured with research/quality_bench.py at iteration 300 (mean L1 / mean SSIM), on an Intel
     Xeon: the official code, seeds 0-7: 22.7 / 0.183, 22.8 / 0.187, 21.3 / 0.200,
     23.0 / 0.193, 21.0 / 0.209, 22.6 / 0.185, 22.6 / 0.188, 22.1 / 0.197;
     ours, seeds 0-7: 37.6 / 0.126, 21.2 / 0.214, 24.0 / 0.171, 21.9 / 0.192, 21.7 / 0.205,

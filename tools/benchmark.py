@@ -9,6 +9,7 @@ a table and one JSON line.
 import argparse
 import json
 import os
+import sys
 import tempfile
 
 from ppugatit.cli import run
@@ -46,7 +47,9 @@ args = parser.parse_args()
 
 
 def main() -> None:
-    from ppugatit import benchmark as bm
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "research"))
+    import timing as bm
     from ppugatit.config import build_config
     from ppugatit.device import setup_device
     from ppugatit.kernels.malloc import release_freed_memory

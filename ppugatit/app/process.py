@@ -1,5 +1,5 @@
 """Starting ``tools/app.py`` in its own process and waiting for its page, for the tests and
-tools/bench_app.py (both time or drive the app as a user starts it)."""
+research/bench_app.py (both time or drive the app as a user starts it)."""
 from __future__ import annotations
 
 import os

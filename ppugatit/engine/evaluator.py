@@ -5,7 +5,7 @@ scored against the target domain's test set (A2B: testA translated, against test
 and FID, as the U-GAT-IT and NICE-GAN papers do, and by the U-GAT-IT authors' ``mean_KID``
 (docs/metrics.md). When the test sets are paired (testA/x.png and testB/x.png draw the same
 scene, as the quality task's: docs/quality.md), each translation is also compared with its
-true picture: L1 on 0..255, SSIM and detail (:mod:`ppugatit.quality`). Generation models are scored
+true picture: L1 on 0..255, SSIM and detail (:mod:`ppugatit.metrics.paired`). Generation models are scored
 on samples from fixed noise against their training images.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ppugatit.errors import ConfigError, DataError
 from ppugatit.metrics import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
 from ppugatit.metrics.features import features
 from ppugatit.metrics.fid_kid import fid, kid, mean_kid
-from ppugatit.quality import scores as paired_scores
+from ppugatit.metrics.paired import scores as paired_scores
 from ppugatit.pipelines import pipeline_for
 
 

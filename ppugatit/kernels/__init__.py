@@ -5,7 +5,7 @@ imports nothing heavy, so that the official code's benchmark process can share i
 ``ppugatit/device.py`` switches them on, once, from the config and the device; every one is
 exact up to float32 rounding, and the alignment tool passes with them on and off.
 
-What each buys. Measured by ``python tools/bench_kernels.py``: the training step (and the
+What each buys. Measured by ``python research/bench_kernels.py``: the training step (and the
 generator's forward) with every kernel on, against the same with that one off, in turns in
 one process, median of the turns (the allocator setting in child processes started in
 turns). On / off time, so below 1 is a gain; light U-GAT-IT at ch 8/64 px (the demo), ch 16/

@@ -5,7 +5,7 @@ glibc's malloc serves every block over 32 MB (and, by default, many over 128 KB)
 page-faulted and zero-filled by the kernel anew: at 256 px that was a third of a training step
 (docs/benchmarks.md). With mmap off and trimming off, freed blocks stay in the heap and the
 next step reuses them; the price is that the resident size stays at its peak. This module
-imports nothing heavy, so that tools/benchmark_official.py can give the official code the
+imports nothing heavy, so that research/benchmark_official.py can give the official code the
 same setting.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Frames/s of translating a clip end to end (decode, translate, encode, sound) against the
 translation alone, on the same frames (issue 28: end to end should keep >= 90 %).
 
-    python docs/scripts/video_benchmark.py --model_dir output/demo/inference --seconds 10
-    python docs/scripts/video_benchmark.py --model_dir output/demo/inference --face-crop
+    python research/video_benchmark.py --model_dir output/demo/inference --seconds 10
+    python research/video_benchmark.py --model_dir output/demo/inference --face-crop
 """
 import argparse
 import os

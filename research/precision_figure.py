@@ -2,8 +2,8 @@
 translated by the float32, int8, bf16 and fp16 forms of a trained model, and by an int8 form
 calibrated on blank pictures (which the gate refuses).
 
-    python docs/scripts/precision_figure.py --weights tests/fixtures/demo_trained/weights.pdparams
-    python docs/scripts/precision_figure.py --weights RUN/weights.pdparams \
+    python research/precision_figure.py --weights tests/fixtures/demo_trained/weights.pdparams
+    python research/precision_figure.py --weights RUN/weights.pdparams \
         --pictures QUALITY_TASK/testA --output /tmp/precision_quality.png
 """
 import argparse

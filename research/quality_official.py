@@ -1,10 +1,10 @@
 """Train the official PyTorch U-GAT-IT or NICE-GAN on the quality task (run with a Python that
-has torch; tools/quality_bench.py --official-repo starts it).
+has torch; research/quality_bench.py --official-repo starts it).
 
-    python tools/quality_official.py --model ugatit --repo path/to/UGATIT-pytorch \\
+    python research/quality_official.py --model ugatit --repo path/to/UGATIT-pytorch \\
         --task task.npz --out official_seed0.npz --iterations 2000 --score-at 0,500,...
 
-The official networks and step (tools/official_models.py) and the official trainer's loop: the
+The official networks and step (research/official_models.py) and the official trainer's loop: the
 linear lr decay over the second half, subtracted before each step, then one image of each
 domain from its own shuffled loader. The data pipeline is the official one
 (RandomHorizontalFlip, Resize to img_size + 30, RandomCrop, Normalize(0.5, 0.5); a new

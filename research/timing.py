@@ -283,8 +283,7 @@ def speedups(times: dict[str, list[float]]) -> dict[str, dict]:
 
 def _official_command(python: str, repo: str, m, batch_size: int, threads: int,
                       keep_memory: bool) -> list[str]:
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "tools", "benchmark_official.py")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark_official.py")
     return [python, script, "--repo", repo, "--light", str(int(m.light)), "--ch", str(m.ch),
             "--n_res", str(m.n_res), "--img_size", str(m.img_size),
             "--n_dis_global", str(m.n_dis_global), "--n_dis_local", str(m.n_dis_local),
@@ -295,7 +294,7 @@ def _official_command(python: str, repo: str, m, batch_size: int, threads: int,
 def bench_official(python: str, repo: str, m, batch_size: int, threads: int, warmup: int,
                    repeat: int, keep_memory: bool = False) -> dict:
     """The official PyTorch step for the model config ``m``, timed by
-    tools/benchmark_official.py in ``python`` (the official networks, built at m's sizes)."""
+    research/benchmark_official.py in ``python`` (the official networks, built at m's sizes)."""
     cmd = _official_command(python, repo, m, batch_size, threads, keep_memory) + [
         "--warmup", str(warmup), "--repeat", str(repeat)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)

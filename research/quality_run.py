@@ -1,7 +1,7 @@
-"""The quality benchmark's runs (tools/quality_bench.py, tests/test_quality.py): the models'
+"""The quality benchmark's runs (research/quality_bench.py, tests/test_quality.py): the models'
 setting, and a training run that records the paired scores at every evaluation.
 
-Scoring itself is ``ppugatit/quality.py``, which the evaluator uses; this module drives the
+Scoring itself is ``ppugatit/metrics/paired.py``, which the evaluator uses; this module drives the
 Trainer and so sits above it.
 """
 from __future__ import annotations

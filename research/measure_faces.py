@@ -1,8 +1,8 @@
 """How the face crop does on real photographs inside the scikit-image wheel and on synthetic
 pictures, and the before/after figure of docs/inference.md.
 
-    python tools/measure_faces.py
-    python tools/measure_faces.py --weights output/demo/weights.pdparams --figure docs/face_crop.png
+    python research/measure_faces.py
+    python research/measure_faces.py --weights output/demo/weights.pdparams --figure docs/face_crop.png
 
 Rows: picture, faces expected (a person's face counted by eye), faces found, whether the
 largest covers the eyes and mouth marked by hand (astronaut), seconds. The LFW
@@ -90,7 +90,7 @@ def figure(weights: str, path: str) -> None:
 
 
 def main(args) -> None:
-    from ppugatit.benchmark import machine
+    from timing import machine
     from ppugatit.face import detect_faces
 
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")

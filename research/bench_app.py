@@ -1,7 +1,7 @@
 """Cold start and per-image latency of the web app on this machine (docs/inference.md).
 
-    python tools/bench_app.py                      # U-GAT-IT light at 256 px, initialised
-    python tools/bench_app.py --weights W [-c CONFIG] --requests 10
+    python research/bench_app.py                      # U-GAT-IT light at 256 px, initialised
+    python research/bench_app.py --weights W [-c CONFIG] --requests 10
 
 Cold start: from running ``tools/app.py`` to its first page served, then the first request
 (which also warms the network up). Per image: a request through gradio_client, end to end (the
@@ -55,7 +55,7 @@ def main(args, tmp: str) -> dict:
     from gradio_client import Client, handle_file
 
     from ppugatit.app.process import AppProcess
-    from ppugatit.benchmark import machine
+    from timing import machine
     from ppugatit.data.image_io import write_image
 
     logging.getLogger("httpx").setLevel(logging.WARNING)

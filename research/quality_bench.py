@@ -1,14 +1,14 @@
 """Train on a task with a known answer and score the test set during training, ours and
 optionally the official PyTorch code side by side, over several seeds (docs/quality.md).
 
-    python tools/quality_bench.py --seeds 3
-    python tools/quality_bench.py --seeds 3 --official-repo ../UGATIT-pytorch \\
+    python research/quality_bench.py --seeds 3
+    python research/quality_bench.py --seeds 3 --official-repo ../UGATIT-pytorch \\
         --official-nicegan-repo ../NICE-GAN-pytorch --official-python ../torch-env/bin/python
 
 Each run trains on ppugatit.data.quality_task's pictures (generated under --output) for
 --iterations, and at iteration 0 and every --score-every iterations translates both test sets
 and scores each translation against its true picture (L1 on 0..255, SSIM). Ours is the
-Trainer with dataset.paired_test; the official code is tools/quality_official.py, with the
+Trainer with dataset.paired_test; the official code is research/quality_official.py, with the
 same pictures, sizes, seeds, schedule and pipeline semantics, scored by the same code. Runs
 take turns (ours, official, per seed and model) so both see the same machine load; each is
 appended to runs.jsonl as it ends (--resume skips those done). Prints a table, the last
@@ -75,14 +75,14 @@ def score_at() -> list[int]:
 
 def our_config(model: str, seed: int, root: str, out: str):
     """Our run of (model, seed): the one config both its training and its init draw use."""
-    from ppugatit.engine.quality_run import bench_config
+    from quality_run import bench_config
 
     return bench_config(model, args.img_size, args.iterations, seed, root, out,
                         args.score_every, args.lr, args.threads)
 
 
 def run_ours(model: str, seed: int, root: str) -> dict:
-    from ppugatit.engine.quality_run import train_and_score
+    from quality_run import train_and_score
 
     outputs: dict = {}
     with tempfile.TemporaryDirectory(dir=args.output, prefix=f"ours_{model}_{seed}_") as out:
@@ -106,7 +106,7 @@ def our_init_file(model: str, seed: int, root: str) -> str:
     """Our initial weights of (model, seed), written for the official runner's --init."""
     import numpy as np
 
-    from ppugatit.engine.quality_run import initial_weights
+    from quality_run import initial_weights
 
     path = os.path.join(args.output, f"init_{model}_{seed}.npz")
     with tempfile.TemporaryDirectory(dir=args.output, prefix=f"init_{model}_{seed}_") as out:
@@ -117,7 +117,7 @@ def our_init_file(model: str, seed: int, root: str) -> str:
 
 def official_command(model: str, seed: int, task: str, out: str,
                      init: str | None = None) -> list[str]:
-    from ppugatit.engine.quality_run import model_overrides
+    from quality_run import model_overrides
 
     m = model_overrides(model, args.img_size)
     repo = args.official_repo if model == "ugatit" else args.official_nicegan_repo
@@ -136,7 +136,7 @@ def official_command(model: str, seed: int, task: str, out: str,
 def run_official(model: str, seed: int, task_file: str, task: dict, root: str) -> dict:
     import numpy as np
 
-    from ppugatit.quality import scores
+    from ppugatit.metrics.paired import scores
     from ppugatit.visual import to_uint8
 
     out = os.path.join(args.output, f"{OFFICIAL}_{model}_{seed}.npz")
@@ -194,7 +194,7 @@ def final_comparison(runs: list[dict]) -> dict:
     the code and its data stream differ."""
     import numpy as np
 
-    from ppugatit.quality import mann_whitney, wilcoxon_signed_rank
+    from stats import mann_whitney, wilcoxon_signed_rank
 
     last = str(max(score_at()))
     out: dict = {}
@@ -344,9 +344,9 @@ def plot(summary: dict, baselines: dict, path: str) -> None:
 def main() -> None:
     import numpy as np
 
-    from ppugatit.benchmark import machine
+    from timing import machine
     from ppugatit.data.quality_task import ensure_quality_task, load_task
-    from ppugatit.quality import baselines as compute_baselines
+    from stats import baselines as compute_baselines
 
     official = {"ugatit": args.official_repo, "nicegan": args.official_nicegan_repo}
     if args.seeds < 1 or args.iterations < 1 or args.score_every < 1:

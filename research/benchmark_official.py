@@ -1,9 +1,9 @@
 """Time the official PyTorch U-GAT-IT training step (run with a Python that has torch).
 
-    python tools/benchmark_official.py --repo path/to/UGATIT-pytorch --light 1 --ch 16 ...
+    python research/benchmark_official.py --repo path/to/UGATIT-pytorch --light 1 --ch 16 ...
 
 Imports the official ``networks.py`` from --repo and runs the step of its UGATIT.train()
-(D update, G update, rho clipping; tools/official_models.py) on random inputs; prints one JSON line, or with --serve
+(D update, G update, rho clipping; research/official_models.py) on random inputs; prints one JSON line, or with --serve
 times one run per request so that tools/benchmark.py --official-repo can alternate the
 official runs with ours. Not part of the package.
 """
@@ -31,7 +31,7 @@ if a.keep_memory:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from ppugatit.kernels.malloc import keep_freed_memory  # noqa: E402 (imports no Paddle)
     keep_freed_memory()
-from official_models import UGATIT  # noqa: E402 (tools/, next to this script)
+from official_models import UGATIT  # noqa: E402 (next to this script)
 
 torch.set_num_threads(a.threads)
 model = UGATIT(a.repo, a.light, a.ch, a.n_res, a.img_size, a.n_dis_global, a.n_dis_local)

@@ -3,7 +3,7 @@
 Imports ``networks.py`` from an official checkout (UGATIT-pytorch or NICE-GAN-pytorch) and
 performs the step of its trainer's ``train()`` loop (D update, G update; U-GAT-IT then clips
 rho), with its optimizers, losses and weights, written out from that loop. Used by
-tools/benchmark_official.py (timing) and tools/quality_official.py (training to a score).
+research/benchmark_official.py (timing) and research/quality_official.py (training to a score).
 Needs torch, not ppugatit; not part of the package.
 """
 import itertools

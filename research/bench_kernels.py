@@ -1,7 +1,7 @@
 """Each CPU kernel on and off, in turns in one process: what it buys on this machine.
 
-    python tools/bench_kernels.py -c configs/demo.yaml --rounds 9
-    python tools/bench_kernels.py -c configs/ugatit_light.yaml -o model.ch=16 model.img_size=128
+    python research/bench_kernels.py -c configs/demo.yaml --rounds 9
+    python research/bench_kernels.py -c configs/ugatit_light.yaml -o model.ch=16 model.img_size=128
 
 For every kernel of ppugatit/kernels/cpu.py the training step (and, with --inference, the
 generator's dygraph forward) is timed with all kernels on, and with that one off, alternating
@@ -32,7 +32,7 @@ def step_runner(keep_memory: bool = True):
     """A function running one training step of the config's model, and the model."""
     import paddle
 
-    from ppugatit import benchmark as bm
+    import timing as bm
     from ppugatit.config import build_config
     from ppugatit.device import setup_device
     from ppugatit.models import MODELS
@@ -63,7 +63,7 @@ def forward_runner(model, batch):
 
 def on_and_off(fn, name: str) -> dict[str, float]:
     """``fn`` with every kernel on and with kernel ``name`` off, in turns (benchmark.in_turns)."""
-    from ppugatit.benchmark import in_turns
+    from timing import in_turns
     from ppugatit.kernels import cpu as kernels
 
     def off():
@@ -76,7 +76,7 @@ def on_and_off(fn, name: str) -> dict[str, float]:
 
 
 def child() -> None:
-    from ppugatit.benchmark import in_turns
+    from timing import in_turns
 
     train, *_ = step_runner(keep_memory=args.child == "keep")
     print(json.dumps(in_turns({"step": train}, None, args.warmup, args.rounds, "cpu")["step"]))
@@ -100,7 +100,7 @@ def malloc_ab() -> dict:
 def main() -> None:
     if args.child:
         return child()
-    from ppugatit.benchmark import machine
+    from timing import machine
     from ppugatit.kernels import cpu as kernels
 
     names = args.kernels or [*kernels.KERNELS, "malloc"]

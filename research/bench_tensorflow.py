@@ -5,7 +5,7 @@ tests/fixtures/make_tf_fixtures.py). The authors' graph is built with random wei
 picture is translated, as their test() does; the median of --repeat runs after --warmup is
 printed with the JSON line tools/benchmark.py prints for ours (model.variant=tensorflow)::
 
-    /tmp/tfvenv/bin/python tools/bench_tensorflow.py /tmp/UGATIT --light --img-size 256
+    /tmp/tfvenv/bin/python research/bench_tensorflow.py /tmp/UGATIT --light --img-size 256
     python tools/benchmark.py -c configs/ugatit_light.yaml -o model.variant=tensorflow \\
         model.smoothing=true --skip train
 """
