@@ -18,7 +18,7 @@ import paddle
 
 from ppugatit.config import build_config
 from ppugatit.weights.layout import convert_official, model_to_official, paddle_to_official
-from ppugatit.device import restore_device, setup_device
+from ppugatit.device import Runtime
 from ppugatit.errors import DataError
 from ppugatit.models import MODELS
 from ppugatit.weights.pytorch import model_name_for_networks
@@ -335,13 +335,10 @@ def replay(fixture: dict, source: str = "fixture", kernels: bool = True,
 
     On the CPU, as the fixtures' numbers were made: with the CPU kernels training runs with
     (``kernels``) or with every layer's reference code."""
-    setup_device("cpu", fast_kernels=kernels)
-    try:
+    with Runtime("cpu", fast_kernels=kernels):
         model = fixture_model(fixture, source, weights=False)  # each replay loads them itself
         run = _replay_trajectory if "config/steps" in fixture else REPLAY[model.cfg.model.name]
         ours, noise = run(model, fixture, weights or fixture_weights(model, fixture))
-    finally:
-        restore_device()
     return ours, noise, model
 
 

@@ -28,7 +28,7 @@ import yaml
 from ppugatit.errors import UserError
 from ppugatit.inference import InferenceError, z_dim
 from ppugatit.pipelines import PIPELINES, pipeline_for
-from ppugatit.device import keep_memory_for_inference, resolve_device, setup_device
+from ppugatit.device import Runtime, keep_memory_for_inference, resolve_device
 from ppugatit.kernels.cpu import onednn_flag, onnx_graph
 from ppugatit.runtime import ONNX_FILE, ONNX_META_KEY, OnnxPredictor, choose_runtime
 from ppugatit.utils import atomic_write, atomic_write_text
@@ -433,9 +433,16 @@ def export_from_weights(weights: str, output_dir: str, config: str | None = None
                         calibrate: str | None = None, calibrate_count: int | None = None) -> str:
     """``tools/export_model.py``: load, export, and check the export against dygraph; with a
     reduced ``precision``, the gated form beside the float32 one (``ppugatit.precision``)."""
+    with Runtime("cpu"):
+        return _export_from_weights(weights, output_dir, config, overrides, direction,
+                                    with_heatmap, check, fmt, precision, calibrate,
+                                    calibrate_count)
+
+
+def _export_from_weights(weights, output_dir, config, overrides, direction, with_heatmap, check,
+                         fmt, precision, calibrate, calibrate_count) -> str:
     from ppugatit.inference import load_model
 
-    setup_device("cpu")
     model = load_model(weights, config, overrides)
     if precision != "fp32":
         return export_reduced(model, output_dir, precision, direction, with_heatmap, calibrate,

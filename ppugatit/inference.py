@@ -294,10 +294,16 @@ def infer(weights: str, output: str, source: str | None = None, config: str | No
           pipeline: str | None = None) -> str:
     """``tools/infer.py``: translate ``source`` (an image, folder or glob), or sample ``num``
     pictures from a generation model; returns the summary line. Runs where training runs:
-    the GPU, or the CPU with oneDNN convolutions (:func:`ppugatit.device.setup_device`)."""
-    from ppugatit.device import setup_device
+    the GPU, or the CPU with oneDNN convolutions (a :class:`ppugatit.device.Runtime`)."""
+    from ppugatit.device import Runtime
 
-    setup_device(device, key="--device")
+    with Runtime(device, key="--device"):
+        return _infer(weights, output, source, config, overrides, direction, heatmap, grid,
+                      keep_size, batch_size, num, seed, stream, faces, pipeline)
+
+
+def _infer(weights, output, source, config, overrides, direction, heatmap, grid, keep_size,
+           batch_size, num, seed, stream, faces, pipeline) -> str:
     model = load_model(weights, config, overrides)
     if model.task == "generation":
         if num is None:

@@ -12,7 +12,9 @@ normalisation), the layer asks for it by name and does not know which one answer
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterable, Iterator
 
 import paddle
 import paddle.nn as nn
@@ -143,6 +145,7 @@ class _SpectralNorm(nn.Layer):
     """
 
     eps = 1e-12
+    groups = 1  # see spectral_norm_groups
 
     def _init_sn(self, weight_shape: list[int], fan_in: int, out_dim: int, in_dim: int) -> None:
         self.weight_orig = self.create_parameter(
@@ -171,7 +174,33 @@ class _SpectralNorm(nn.Layer):
         return paddle.dot(u, wv)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.project(x, self.weight_orig / self.sigma(), self.bias)
+        if self.groups == 1:
+            return self.project(x, self.weight_orig / self.sigma(), self.bias)
+        # k equal groups met by the weights after 1 .. k power iterations, as k calls would
+        k, n = self.groups, x.shape[0]
+        sigmas = paddle.stack([self.sigma() for _ in range(k)])
+        scale = (1 / sigmas).reshape([k, 1]).expand([k, n // k]).reshape([n])
+        y = self.project(x, self.weight_orig, None)
+        y = y * scale.reshape([n] + [1] * (y.ndim - 1))
+        return y if self.bias is None else y + self.bias.reshape([1, -1] + [1] * (y.ndim - 2))
+
+
+@contextlib.contextmanager
+def spectral_norm_groups(networks: Iterable[nn.Layer], k: int) -> Iterator[None]:
+    """Within it, one forward of a batch made of ``k`` equal groups stands for ``k`` forwards
+    of the groups one after the other: the i-th group meets the weights after i + 1 power
+    iterations, as in separate calls (PyTorch's spectral norm iterates once per call), and the
+    layer's output is scaled by that group's 1 / sigma instead of the weight, so that one
+    convolution serves all groups. For networks whose other operations are per sample, as the
+    U-GAT-IT discriminators' are; the same function up to float32 rounding."""
+    norms = [m for net in networks for m in net.sublayers() if isinstance(m, _SpectralNorm)]
+    for m in norms:
+        m.groups = k
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.groups = 1
 
 
 class SNConv2D(_SpectralNorm):

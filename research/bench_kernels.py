@@ -10,6 +10,7 @@ setting (ppugatit/kernels/malloc.py) cannot be undone inside a process, so it is
 child processes started alternately with and without it. Prints a table and one JSON line.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -26,6 +27,7 @@ parser.add_argument("--inference", action="store_true", help="time the generator
 parser.add_argument("--kernels", nargs="+", help="only these (default: every one, and malloc)")
 parser.add_argument("--child", choices=["keep", "plain"], help=argparse.SUPPRESS)
 args = parser.parse_args()
+HELD = contextlib.ExitStack()  # the runtime the timed steps run in, for the script's life
 
 
 def step_runner(keep_memory: bool = True):
@@ -34,11 +36,11 @@ def step_runner(keep_memory: bool = True):
 
     import timing as bm
     from ppugatit.config import build_config
-    from ppugatit.device import setup_device
+    from ppugatit.device import Runtime
     from ppugatit.models import MODELS
 
     cfg = build_config(args.config, args.override)
-    setup_device("cpu", cfg.train.cpu_threads, 1, keep_memory=keep_memory)
+    HELD.enter_context(Runtime("cpu", cfg.train.cpu_threads, 1, keep_memory=keep_memory))
     paddle.seed(cfg.train.seed)
     model = MODELS[cfg.model.name](cfg)
     model.train()

@@ -12,10 +12,10 @@ from ppugatit.layers import NearestUpsample2x, conv2d
 
 @pytest.fixture
 def onednn():
-    kernels._STATIC_CONVS.clear()  # each test traces its own programs
+    kernels.forget_conv_programs()  # each test traces its own programs
     with kernels.switched(onednn_conv=True):
         yield
-    kernels._STATIC_CONVS.clear()
+    kernels.forget_conv_programs()
 
 
 def grads(fn, x0, w0, x_requires, w_requires):
@@ -28,8 +28,12 @@ def grads(fn, x0, w0, x_requires, w_requires):
 
 
 @pytest.mark.parametrize("first_without_grad", [False, True])
-def test_onednn_conv_matches_eager_values_and_gradients(onednn, monkeypatch, first_without_grad):
-    monkeypatch.setattr(kernels, "ONEDNN_MIN_FLOPS", 0)  # this test's tiny convs too
+def test_onednn_conv_matches_eager_values_and_gradients(onednn, first_without_grad):
+    with kernels.switched(onednn_min_flops=0):  # this test's tiny convs too
+        onednn_conv_matches_eager(first_without_grad)
+
+
+def onednn_conv_matches_eager(first_without_grad: bool) -> None:
     rng = np.random.default_rng(0)
     x0 = paddle.to_tensor(rng.standard_normal((2, 4, 9, 9)).astype("float32"))
     w0 = paddle.to_tensor(rng.standard_normal((3, 4, 3, 3)).astype("float32"))
@@ -55,20 +59,20 @@ def test_onednn_conv_matches_eager_values_and_gradients(onednn, monkeypatch, fir
         results.append((y.numpy(), b.grad.numpy()))
     for r, g in zip(*results):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
-    assert kernels._STATIC_CONVS, "the convolutions did not run as oneDNN programs"
+    assert kernels.conv_programs(), "the convolutions did not run as oneDNN programs"
 
 
 def test_only_convs_worth_a_program_run_through_onednn(onednn):
-    """Below ONEDNN_MIN_FLOPS a conv stays eager: its program's fixed cost would exceed it."""
+    """Below the oneDNN threshold a conv stays eager: its program's fixed cost would exceed it."""
     small = paddle.randn([1, 8, 10, 10]), paddle.randn([8, 8, 3, 3])
     assert kernels.conv_flops(small[0].shape, small[1].shape, 1) == 2 * 8 * 8 * 9 * 8 * 8
     conv2d(*small)
-    assert not kernels._STATIC_CONVS
+    assert not kernels.conv_programs()
     x, w = paddle.randn([1, 32, 66, 66]), paddle.randn([32, 32, 3, 3])
-    assert kernels.conv_flops(x.shape, w.shape, 1) >= kernels.ONEDNN_MIN_FLOPS
+    assert kernels.conv_flops(x.shape, w.shape, 1) >= kernels.active().onednn_min_flops
     np.testing.assert_allclose(conv2d(x, w).numpy(), F.conv2d(x, w).numpy(),
                                rtol=1e-4, atol=1e-4)
-    assert kernels._STATIC_CONVS
+    assert kernels.conv_programs()
 
 
 @pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "reference"])
@@ -124,11 +128,16 @@ def test_reflection_pad_is_numpys_reflect_with_its_gradient(shape, p, kernel):
 
 
 @pytest.mark.parametrize("min_flops", [0, float("inf")], ids=["onednn", "eager"])
-def test_both_conv_paths_match_float64(onednn, monkeypatch, min_flops):
+def test_both_conv_paths_match_float64(onednn, min_flops):
     """Which kernel a conv takes changes float32 rounding, not accuracy: the output and weight
     gradient of either path stay within a few 1e-7 of an exact float64 convolution."""
+    with kernels.switched(onednn_min_flops=min_flops):
+        conv_paths_match_float64()
+    assert bool(kernels.conv_programs()) == (min_flops == 0)
+
+
+def conv_paths_match_float64() -> None:
     from numpy.lib.stride_tricks import sliding_window_view
-    monkeypatch.setattr(kernels, "ONEDNN_MIN_FLOPS", min_flops)
     rng = np.random.default_rng(0)
     for x_shape, w_shape, stride in (((1, 16, 34, 34), (32, 16, 4, 4), 2),
                                      ((2, 32, 18, 18), (32, 32, 3, 3), 1)):
@@ -144,7 +153,6 @@ def test_both_conv_paths_match_float64(onednn, monkeypatch, min_flops):
             (y * paddle.to_tensor(g.astype("float32"))).sum().backward()
         for got, ref in ((y.numpy(), y_ref), (wt.grad.numpy(), dw_ref)):
             assert np.abs(got - ref).max() < 2e-6 * np.abs(ref).max()
-    assert bool(kernels._STATIC_CONVS) == (min_flops == 0)
 
 
 def test_spectral_norm_groups_equal_separate_calls():
@@ -159,7 +167,7 @@ def test_spectral_norm_groups_equal_separate_calls():
     real, fake = (paddle.to_tensor(rng.uniform(-1, 1, (2, 3, 32, 32)).astype("float32"))
                   for _ in range(2))
     separate = [nets[0](real), nets[0](fake)]
-    with kernels.spectral_norm_groups([nets[1]], 2):
+    with layers.spectral_norm_groups([nets[1]], 2):
         grouped = nets[1](paddle.concat([real, fake]))
     for i in range(2):  # logit, cam_logit
         np.testing.assert_allclose(grouped[i][:2].numpy(), separate[0][i].numpy(), atol=1e-5)

@@ -49,16 +49,20 @@ args = parser.parse_args()
 def main() -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                     "research"))
-    import timing as bm
     from ppugatit.config import build_config
-    from ppugatit.device import setup_device
+    from ppugatit.device import Runtime
+
+    cfg = build_config(args.config, args.override)
+    with Runtime.for_training(cfg.train) as runtime:
+        measure(cfg, runtime.device)
+
+
+def measure(cfg, device: str) -> None:
+    import timing as bm
     from ppugatit.kernels.malloc import release_freed_memory
     from ppugatit.models import MODELS
     from ppugatit.kernels.cpuinfo import cpu_features
 
-    cfg = build_config(args.config, args.override)
-    device = setup_device(cfg.train.device, cfg.train.cpu_threads, 1, cfg.train.cpu_onednn,
-                          cfg.train.cpu_keep_memory, cfg.train.cpu_kernels)
     m, b = cfg.model, cfg.train.batch_size
     if args.weights:
         from ppugatit.inference import load_model

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ppugatit.device import resolve_device
+from ppugatit.device import Runtime
 from ppugatit.inference import (InferenceError, dygraph_runner, load_model,
                                 z_dim)
 from ppugatit.pipelines import PIPELINES, pipeline_for
@@ -34,7 +34,9 @@ class Engine:
     def __init__(self, weights: str, config: str | None = None, overrides: Iterable[str] = (),
                  device: str | None = None):
         self.weights = weights
-        self.device = resolve_device(device)
+        # entered for loading and for each forward pass: the server's threads start without it
+        self.runtime = Runtime(device, key="--device")
+        self.device = self.runtime.device
         self._lock = threading.Lock()
         self.form = None  # an export's runtime/precision, as ppugatit.forms picked it
         if is_export(weights):
@@ -43,10 +45,8 @@ class Engine:
             self._load_dygraph(weights, config, overrides)
 
     def _load_dygraph(self, weights, config, overrides) -> None:
-        from ppugatit.device import setup_device
-
-        setup_device(self.device, key="--device")
-        model = load_model(weights, config, overrides)
+        with self.runtime:
+            model = load_model(weights, config, overrides)
         m = model.cfg.model
         self.name, self.task = m.name, model.task
         if self.task == "generation":
@@ -89,7 +89,7 @@ class Engine:
             raise InferenceError(f"direction must be one of {list(self.directions)}, "
                                  f"got '{direction}'")
         x = self.pipeline.prepare(picture, self.img_size)[None]
-        with self._lock:
+        with self._lock, self.runtime:
             fake, heat = self._runners[direction](x)
         return self.pipeline.to_uint8(fake)[0], None if heat is None else heat[0]
 
@@ -100,7 +100,7 @@ class Engine:
                                  f"got '{direction}'")
 
         def run(x: np.ndarray):
-            with self._lock:
+            with self._lock, self.runtime:
                 return self._runners[direction](x)
         return run
 
@@ -109,6 +109,6 @@ class Engine:
         if self.task != "generation":
             raise InferenceError(f"{self.name} translates pictures; it does not sample")
         z = np.random.default_rng(seed).standard_normal((1, self.z_dim), dtype=np.float32)
-        with self._lock:
+        with self._lock, self.runtime:
             images, _ = self._sampler(z)
         return to_uint8(images)[0]

@@ -24,7 +24,7 @@ from ppugatit.config import save_config
 from ppugatit.data.dataset import domain_files, load_test_images, train_loader
 from ppugatit.data.demo import ensure_demo_dataset
 from ppugatit.data.image_io import write_image
-from ppugatit.device import setup_device
+from ppugatit.device import Runtime
 from ppugatit.errors import CheckpointError, ConfigError, UserError
 from ppugatit.logger import format_eta, setup_logger
 from ppugatit.models import MODELS
@@ -73,9 +73,16 @@ class Trainer:
         if cfg.train.init_weights and not resume:
             init = loader.read_for_training(cfg, cfg.train.init_weights)
         earlier = run_dir.claim(self.out, resume, fresh) if self.rank == 0 or not fresh else []
-        self.device = setup_device(cfg.train.device, cfg.train.cpu_threads, self.world,
-                                   cfg.train.cpu_onednn, cfg.train.cpu_keep_memory,
-                                   cfg.train.cpu_kernels)
+        # the device, threads, allocator and kernels: entered around each public step, so
+        # that nothing the run set outlives it in this process
+        self.runtime = Runtime.for_training(cfg.train, self.world)
+        self.device = self.runtime.device
+        with self.runtime:
+            self._build(model_cls, init, earlier, resume, early)
+
+    def _build(self, model_cls, init, earlier: list, resume: bool,
+               early: logging.Handler) -> None:
+        cfg = self.cfg
         if cfg.train.amp and self.device == "cpu":
             self.logger.warning("train.amp: mixed precision needs a GPU; on CPU Paddle's "
                                 "auto_cast leaves the step in float32")
@@ -233,7 +240,8 @@ class Trainer:
     def write_samples(self) -> None:
         if self.rank != 0:
             return
-        grids = self.model.visualize(self.sample_batch)
+        with self.runtime:
+            grids = self.model.visualize(self.sample_batch)
         for name, grid in grids.items():
             path = os.path.join(self.out, "samples", f"{name}_{self.iteration:07d}.png")
             self._try_write("the sample grids", lambda: write_image(path, grid))
@@ -244,7 +252,8 @@ class Trainer:
         averaged over directions, else L1) go to best.pdparams."""
         from ppugatit.engine.evaluator import selection_score
         tic = time.perf_counter()
-        scores = self.evaluator(self.model)
+        with self.runtime:
+            scores = self.evaluator(self.model)
         for k, v in scores.items():
             self.writer.add_scalar(f"eval/{k}", v, self.iteration)
         score = selection_score(scores)
@@ -272,6 +281,10 @@ class Trainer:
                                 "(interrupt again to stop without saving)")
 
     def train(self) -> None:
+        with self.runtime:
+            self._train()
+
+    def _train(self) -> None:
         cfg = self.cfg.train
         total = cfg.iterations
         if self.iteration >= total:

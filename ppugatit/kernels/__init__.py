@@ -23,7 +23,7 @@ kernel                     replaces                    step 64 / 128 / 256  forw
 ``malloc``                 glibc's unmap-on-free       0.99 / 0.94 / 0.97   (training)
 =========================  ==========================  ===================  ============
 
-- ``onednn_conv``: convolutions from ``ONEDNN_MIN_FLOPS`` up as cached oneDNN programs.
+- ``onednn_conv``: convolutions from ``Kernels.onednn_min_flops`` up as cached oneDNN programs.
   Paddle's eager CPU convolution is im2col plus a single-threaded GEMM; oneDNN is reached only
   from static programs, each with a fixed cost of about 0.5 ms, which is why small ones stay
   eager. The one setting chosen by CPU: 30 MFLOP on Intel with AVX-512 (light-128 step 2-3%

@@ -2,9 +2,9 @@
 
 A layer asks :func:`replacement` for its operation ("conv2d", "reflection_pad",
 "upsample_nearest2x", "instance_layer_norm") and gets a kernel, or None for the reference
-code it holds itself. Which kernels answer is set once, by ``ppugatit/device.py``, from the
-config and the device (:func:`configure`); tests and the A/B benchmark switch them one at a
-time (:func:`switched`). Every kernel computes the reference function up to float32 rounding;
+code it holds itself. Which kernels answer is a :class:`Kernels` value that a
+``ppugatit.device.Runtime`` puts in force for the code it runs and takes back on exit; tests
+and the A/B benchmark switch them one at a time (:func:`switched`). Every kernel computes the reference function up to float32 rounding;
 ``tests/test_layers.py`` holds each to its reference and ``tools/check_alignment.py
 --kernels off`` replays the official fixtures without any of them. What each one buys, on
 which CPU, measured how: the package docstring, ``ppugatit/kernels/__init__.py``.
@@ -15,19 +15,16 @@ graph kind rather than by switch: they are exact and each runtime has its prefer
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import dataclasses
 import math
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
 
-# name -> on; "onednn_conv" starts off: it pays only on CPU, where setup_device turns it on
 KERNELS = ("onednn_conv", "pad_gradient", "upsample_gradient", "fused_norm",
            "grouped_spectral_norm")
-_ON: dict[str, bool] = {name: name != "onednn_conv" for name in KERNELS}
-_ONNX_GRAPH = {"enabled": False}
-_STATIC_CONVS: dict = {}
 # Forward FLOPs below which a convolution stays eager even with oneDNN on: each conv program
 # costs about 0.5 ms (forward and backward) before any arithmetic, more than Paddle's eager
 # kernel needs for such a conv. Measured per conv shape on AMD EPYC (8 MFLOP); on Intel with
@@ -35,31 +32,77 @@ _STATIC_CONVS: dict = {}
 # ppugatit/device.py sets 30 MFLOP (ONEDNN_MIN_FLOPS_AVX512_INTEL).
 ONEDNN_MIN_FLOPS_DEFAULT = 8e6
 ONEDNN_MIN_FLOPS_AVX512_INTEL = 3e7
-ONEDNN_MIN_FLOPS = ONEDNN_MIN_FLOPS_DEFAULT
 
 
-def configure(**switches: bool) -> dict[str, bool]:
-    """Turn kernels on or off by name; returns the previous setting of those named."""
-    unknown = [k for k in switches if k not in _ON]
-    if unknown:
-        raise KeyError(f"unknown kernel '{unknown[0]}'; the kernels are {', '.join(KERNELS)}")
-    previous = {k: _ON[k] for k in switches}
-    _ON.update({k: bool(v) for k, v in switches.items()})
-    return previous
+@dataclasses.dataclass(frozen=True)
+class Kernels:
+    """Which kernels answer the layers, and from which size a convolution goes to oneDNN.
+
+    The default is what a layer gets outside any :class:`ppugatit.device.Runtime`: every
+    kernel but the oneDNN convolutions, which pay only on a CPU the runtime has set up."""
+
+    onednn_conv: bool = False
+    pad_gradient: bool = True
+    upsample_gradient: bool = True
+    fused_norm: bool = True
+    grouped_spectral_norm: bool = True
+    onednn_min_flops: float = ONEDNN_MIN_FLOPS_DEFAULT
+
+    def switched(self, onednn_min_flops: float | None = None, **switches: bool) -> "Kernels":
+        """These settings with the named kernels on or off (and another oneDNN threshold)."""
+        unknown = [k for k in switches if k not in KERNELS]
+        if unknown:
+            raise KeyError(f"unknown kernel '{unknown[0]}'; the kernels are {', '.join(KERNELS)}")
+        changes = {k: bool(v) for k, v in switches.items()}
+        if onednn_min_flops is not None:
+            changes["onednn_min_flops"] = float(onednn_min_flops)
+        return dataclasses.replace(self, **changes)
+
+
+# The settings in force, per thread and task: a runtime sets them on entry and resets them on
+# exit, so nothing it chose outlives it (a thread starts with the defaults).
+_ACTIVE: contextvars.ContextVar[Kernels] = contextvars.ContextVar("ppugatit_kernels",
+                                                                  default=Kernels())
+_ONNX_TRACE: contextvars.ContextVar[bool] = contextvars.ContextVar("ppugatit_onnx_trace",
+                                                                   default=False)
+# traced oneDNN convolution programs, per stride and grad mode: a cache, not a setting
+_STATIC_CONVS: dict = {}
+
+
+def active() -> Kernels:
+    """The kernel settings the layers use here and now."""
+    return _ACTIVE.get()
 
 
 def enabled(name: str) -> bool:
-    return _ON[name]
+    return getattr(active(), name)
 
 
 @contextlib.contextmanager
-def switched(**switches: bool) -> Iterator[None]:
-    """Within it, the named kernels on or off (the A/B benchmark's and the tests' switch)."""
-    previous = configure(**switches)
+def using(kernels: Kernels) -> Iterator[Kernels]:
+    """Within it, ``kernels`` answer the layers; the settings before are back on exit."""
+    token = _ACTIVE.set(kernels)
     try:
-        yield
+        yield kernels
     finally:
-        configure(**previous)
+        _ACTIVE.reset(token)
+
+
+def switched(onednn_min_flops: float | None = None,
+             **switches: bool) -> contextlib.AbstractContextManager:
+    """Within it, the named kernels on or off (the A/B benchmark's and the tests' switch)."""
+    return using(active().switched(onednn_min_flops, **switches))
+
+
+def conv_programs() -> int:
+    """How many oneDNN convolution programs this process has traced (one per stride and grad
+    mode): whether convolutions went through oneDNN."""
+    return len(_STATIC_CONVS)
+
+
+def forget_conv_programs() -> None:
+    """Drop the traced programs, so that the next oneDNN convolution traces anew."""
+    _STATIC_CONVS.clear()
 
 
 @contextlib.contextmanager
@@ -77,7 +120,7 @@ def onednn_flag(on: bool) -> Iterator[None]:
 
 def backward_context() -> contextlib.AbstractContextManager:
     """Wrap ``loss.backward()``: the oneDNN convolution programs' backward needs the flag."""
-    return onednn_flag(True) if _ON["onednn_conv"] else contextlib.nullcontext()
+    return onednn_flag(True) if active().onednn_conv else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
@@ -86,20 +129,19 @@ def onnx_graph() -> Iterator[None]:
     up-sampling as one resize, normalisation over the known channel count. paddle2onnx needs
     the last with a free batch size; ONNX Runtime runs the first two as single kernels, where
     the slices and broadcasts tuned for Paddle Inference cost it 2-3x their time."""
-    previous = _ONNX_GRAPH["enabled"]
-    _ONNX_GRAPH["enabled"] = True
+    token = _ONNX_TRACE.set(True)
     try:
         yield
     finally:
-        _ONNX_GRAPH["enabled"] = previous
+        _ONNX_TRACE.reset(token)
 
 
 def replacement(op: str) -> Callable | None:
     """The kernel that computes ``op`` here and now, or None for the layer's reference code."""
     if not paddle.in_dynamic_mode():
-        return (_ONNX if _ONNX_GRAPH["enabled"] else _STATIC).get(op)
+        return (_ONNX if _ONNX_TRACE.get() else _STATIC).get(op)
     switch, kernel = _EAGER.get(op, (None, None))
-    return kernel if switch is not None and _ON[switch] else None
+    return kernel if switch is not None and getattr(active(), switch) else None
 
 
 # oneDNN convolutions
@@ -129,10 +171,11 @@ def onednn_conv2d(x: paddle.Tensor, weight: paddle.Tensor, bias: paddle.Tensor |
 
     Paddle's eager CPU conv2d is im2col + a single-threaded GEMM; its oneDNN kernels are only
     reached from a static program run with ``FLAGS_use_onednn``. So each convolution of at
-    least ``ONEDNN_MIN_FLOPS`` becomes a tiny ``to_static`` program (cached per stride and
+    least ``Kernels.onednn_min_flops`` becomes a tiny ``to_static`` program (cached per stride and
     grad mode); the rest of the step, the bias included, stays eager.
     """
-    if not x.place.is_cpu_place() or conv_flops(x.shape, weight.shape, stride) < ONEDNN_MIN_FLOPS:
+    if (not x.place.is_cpu_place()
+            or conv_flops(x.shape, weight.shape, stride) < active().onednn_min_flops):
         return F.conv2d(x, weight, bias, stride=stride)
     with onednn_flag(True):
         y = _static_conv(stride)(x, weight)
@@ -305,41 +348,6 @@ def _onnx_instance_layer_norm(x: paddle.Tensor, in_scale: paddle.Tensor, ln_scal
     return (out_in * (in_scale * math.sqrt(k_in)).reshape([-1, c, 1, 1])
             + out_ln * (ln_scale * math.sqrt(k_ln)).reshape([-1, c, 1, 1])
             + bias.reshape([-1, c, 1, 1]))
-
-
-# spectral norms over batch groups
-@contextlib.contextmanager
-def spectral_norm_groups(networks: Iterable[nn.Layer], k: int) -> Iterator[None]:
-    """Within it, one forward of a batch made of ``k`` equal groups stands for ``k`` forwards
-    of the groups one after the other: the i-th group meets the weights after i + 1 power
-    iterations, as in separate calls (PyTorch's spectral norm iterates once per call), and the
-    layer's output is scaled by that group's 1 / sigma instead of the weight, so that one
-    convolution serves all groups. For networks whose other operations are per sample, as the
-    U-GAT-IT discriminators' are; the same function up to float32 rounding.
-
-    A spectral-normed layer is one with ``sigma()`` (a power iteration in training) and
-    ``project(x, weight, bias)`` (its convolution or product), as ``ppugatit.layers``' are.
-    """
-    norms = [m for net in networks for m in net.sublayers()
-             if hasattr(m, "sigma") and hasattr(m, "project")]
-    for m in norms:
-        m.forward = _grouped_forward(m, k)
-    try:
-        yield
-    finally:
-        for m in norms:
-            del m.forward
-
-
-def _grouped_forward(layer: nn.Layer, k: int) -> Callable:
-    def forward(x: paddle.Tensor) -> paddle.Tensor:
-        sigmas = [layer.sigma() for _ in range(k)]
-        n = x.shape[0]
-        scale = (1 / paddle.stack(sigmas)).reshape([k, 1]).expand([k, n // k]).reshape([n])
-        y = layer.project(x, layer.weight_orig, None)
-        y = y * scale.reshape([n] + [1] * (y.ndim - 1))
-        return y if layer.bias is None else y + layer.bias.reshape([1, -1] + [1] * (y.ndim - 2))
-    return forward
 
 
 # op -> (switch, kernel) in dygraph; the static forms of exported programs (an op missing

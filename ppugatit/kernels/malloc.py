@@ -34,6 +34,19 @@ def keep_freed_memory() -> bool:
                 and mallopt(M_TOP_PAD, 64 << 20))
 
 
+def default_freed_memory() -> None:
+    """glibc's settings as a process starts (mallopt(3): at most 65536 maps, trim and top pad
+    at 128 KiB; its threshold for mapping stays fixed from here), the kept memory released."""
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(M_MMAP_MAX, 65536)
+    mallopt(M_TRIM_THRESHOLD, 128 << 10)
+    mallopt(M_TOP_PAD, 128 << 10)
+    release_freed_memory()
+
+
 def release_freed_memory() -> None:
     """Give the freed memory that :func:`keep_freed_memory` kept back to the system, e.g.
     before starting another large process."""

@@ -8,7 +8,7 @@ import paddle.nn.functional as F
 from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.kernels import cpu as kernels
-from ppugatit.layers import clip_rho
+from ppugatit.layers import clip_rho, spectral_norm_groups
 from ppugatit.losses import bce_to, mse_to
 from ppugatit.models.base import GANModel, set_requires_grad
 from ppugatit.networks.ugatit import VARIANTS, Discriminator, ResnetGenerator
@@ -35,7 +35,7 @@ def real_and_fake(dis: nn.Layer, real: paddle.Tensor, fake: paddle.Tensor) -> tu
     float32 rounding, in one convolution per layer."""
     if kernels.enabled("grouped_spectral_norm"):
         n = real.shape[0]
-        with kernels.spectral_norm_groups([dis], 2):
+        with spectral_norm_groups([dis], 2):
             logit, cam_logit, _ = dis(paddle.concat([real, fake]))
         return (logit[:n], logit[n:]), (cam_logit[:n], cam_logit[n:])
     real_logit, real_cam_logit, _ = dis(real)
