@@ -34,6 +34,7 @@ def _gradients_kept(self, loss, name):
     self.optimizers[name].step()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture_name", ["ugatit_trajectory.npz", "nicegan_trajectory.npz"])
 @pytest.mark.parametrize("bug", ["gradients kept", "schedule one late", "no rho clipping"])
 def test_the_trajectory_catches_what_one_step_cannot(monkeypatch, bug, fixture_name):

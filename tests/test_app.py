@@ -39,6 +39,7 @@ def translate(client, *files, face_crop=True, paste_back=False):
     return tuple(result)
 
 
+@pytest.mark.slow
 def test_a_face_photo_comes_out_cropped_and_translated(served, tmp_path):
     server, client, _ = served
     photo = tmp_path / "astronaut.png"
@@ -59,6 +60,7 @@ def test_a_face_photo_comes_out_cropped_and_translated(served, tmp_path):
     assert read_image(files[0]).shape == data.astronaut().shape
 
 
+@pytest.mark.slow
 def test_bad_uploads_get_a_message_and_the_app_keeps_serving(served, tmp_path):
     server, client, _ = served
     text = tmp_path / "notes.txt"
@@ -93,6 +95,7 @@ def test_bad_uploads_get_a_message_and_the_app_keeps_serving(served, tmp_path):
     assert "translated 1 picture(s) A2B" in message
 
 
+@pytest.mark.slow
 def test_the_engine_loads_exports_official_weights_and_sagan(tmp_path):
     """One Engine per kind of weights: a Paddle or ONNX export gives the dygraph translation; the official
     .pt translates both ways; SAGAN samples what tools/infer.py --seed writes."""
@@ -147,6 +150,7 @@ def test_the_engine_loads_exports_official_weights_and_sagan(tmp_path):
         "- the seed must be a whole number, got 'seven'")
 
 
+@pytest.mark.slow
 def test_stopping_leaves_nothing_behind(served):
     """Last in this file, on the server the tests above used: the working folder stays empty,
     HOME gets only the libraries' caches (Paddle's, matplotlib's font list), and the app's

@@ -55,6 +55,7 @@ def fetch_image(src: str) -> np.ndarray:
         return cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
 
 
+@pytest.mark.slow
 def test_upload_a_photo_and_see_it_translated(tmp_path, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
@@ -91,6 +92,7 @@ def test_upload_a_photo_and_see_it_translated(tmp_path, browser):
         server.stop()
 
 
+@pytest.mark.slow
 def test_upload_a_clip_and_play_its_translation(tmp_path, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC

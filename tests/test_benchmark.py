@@ -4,10 +4,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from timing import alternate
 
 
+@pytest.mark.slow
 def test_the_tool_prints_a_table_and_one_json_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), "-c",

@@ -36,6 +36,7 @@ def test_reader_gives_the_official_arrays():
         np.testing.assert_array_equal(ckpt[net][name], fixture[key])
 
 
+@pytest.mark.slow
 def test_convert_tool_output_equals_fixture_before_weights(tmp_path):
     dst = tmp_path / "ugatit.pdparams"
     proc = subprocess.run([sys.executable, TOOL, "--src", PT, "--dst", str(dst), "-o",
@@ -77,6 +78,7 @@ def test_a_pickle_referencing_another_global_is_refused(tmp_path):
     assert not os.path.exists("/tmp/ppugatit_pwned")
 
 
+@pytest.mark.slow
 def test_refused_by_the_tool_with_one_line(tmp_path):
     path = _zip_pt(tmp_path, pickle.dumps({"x": _Exploit()}, protocol=2))
     proc = subprocess.run([sys.executable, TOOL, "--src", path, "--dst", str(tmp_path / "o.pdparams")],

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import ROOT, tiny_overrides
 
@@ -27,6 +28,7 @@ def weights(tmp_path, rank):
         return {k: f[k] for k in f.files}
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_stay_identical_and_rank0_alone_saves(tmp_path):
     over = tiny_overrides(tmp_path, **{"train.iterations": 4})
     launch(tmp_path, over)
@@ -52,6 +54,7 @@ def test_two_gloo_ranks_stay_identical_and_rank0_alone_saves(tmp_path):
     assert "resumed from" in (out / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_two_ranks_of_batch_1_equal_one_process_of_batch_2(tmp_path):
     """Rank r takes sample (it-1)*2 + r, the samples a single process with batch 2 takes: the
     averaged gradients must give that process's weights (up to float32 rounding, which a

@@ -38,6 +38,7 @@ def exported(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_export_writes_the_model_and_its_description(exported):
     assert sorted(os.listdir(exported)) == ["inference.json", "inference.pdiparams",
                                             "inference.yml"]
@@ -70,6 +71,7 @@ def predict_with_mkldnn(model_dir, x, tmp_path):
         return out["images"], out["heatmap"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mkldnn", [False, True])
 def test_paddle_inference_matches_dygraph_and_the_official_output(exported, step, mkldnn,
                                                                   tmp_path):
@@ -88,6 +90,7 @@ def test_paddle_inference_matches_dygraph_and_the_official_output(exported, step
         assert np.abs(ours - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max()), name
 
 
+@pytest.mark.slow
 def test_the_batch_size_is_free(exported, step):
     predictor = Predictor(str(exported), "cpu")
     translator = dygraph_runner(load_model(PT, overrides=OVERRIDES).translator("A2B"))
@@ -98,6 +101,7 @@ def test_the_batch_size_is_free(exported, step):
         assert got.shape == want.shape and np.abs(got - want).max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_deploy_script_writes_what_tools_infer_writes(exported, tmp_path):
     pictures = load_fixture(os.path.join(FIXTURES, "ugatit_light_infer.npz"))["input/images"]
     src = tmp_path / "in"
@@ -152,6 +156,7 @@ def test_spectral_norm_exports_in_eval_mode(step, tmp_path):
         assert np.abs(ours - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max()), name
 
 
+@pytest.mark.slow
 def test_export_and_deploy_errors(tmp_path):
     with pytest.raises(ExportError, match=r"no inference.json/.pdmodel with inference.pdiparams"):
         Predictor(str(tmp_path))

@@ -119,6 +119,7 @@ def tiny_weights(tmp_path_factory):
     return str(tmp / "weights.pdparams"), model
 
 
+@pytest.mark.slow
 def test_infer_face_crop_on_a_folder(tmp_path, tiny_weights):
     """One translation per photo (every face with --all-faces); the faceless one is named and
     translated whole; --paste-back gives the photo with the face replaced."""

@@ -95,6 +95,7 @@ def assert_pictures(folder, fixture, direction="A2B"):
     (TF["light"], TF_OVER["light"], "tf_light.npz"),
     (PG["full"], [], "paddlegan_full.npz"),
 ])
+@pytest.mark.slow
 def test_infer_tool_writes_the_authors_pictures(tmp_path, weights, over, fixture):
     args = ["--weights", weights, "--input", os.path.join(FIXTURES, "photos"),
             "--output", str(tmp_path / "out"), "--direction", "B2A"]
@@ -189,6 +190,7 @@ def bad_files(tmp_path):
     return cases
 
 
+@pytest.mark.slow
 def test_every_bad_file_gets_one_line_and_exit_code_2(tmp_path):
     photo = PHOTOS[0]
     for k, (weights, message) in enumerate(bad_files(tmp_path)):
@@ -202,6 +204,7 @@ def test_every_bad_file_gets_one_line_and_exit_code_2(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_round_trip_through_our_weights_gives_the_same_pixels(tmp_path):
     dst = tmp_path / "converted" / "weights.pdparams"
     proc = tool("convert_weights.py", "--src", TF["light"], "--dst", str(dst),
@@ -220,6 +223,7 @@ def test_round_trip_through_our_weights_gives_the_same_pixels(tmp_path):
     assert_outputs_match(model, np.load(os.path.join(FIXTURES, "paddlegan_full.npz")), False)
 
 
+@pytest.mark.slow
 def test_a_tensorflow_model_exports_to_onnx_with_the_same_pixels(tmp_path):
     from ppugatit.export import export_from_weights, infer_exported
     export_from_weights(TF["full"], str(tmp_path / "onnx"), fmt="onnx")
@@ -276,6 +280,7 @@ def test_fine_tuning_starts_from_paddlegan_weights(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_eval_scores_a_tensorflow_model_through_the_authors_pipeline(tmp_path):
     from ppugatit.engine.evaluator import Evaluator
     for domain in ("testA", "testB"):

@@ -160,6 +160,7 @@ def test_the_paper_layers_hold_no_kernel_code():
     assert text.index("class AdaILN") < text.index("class SNConv2D") < text.index("class Conv2D")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("PPUGATIT_SKIP_SLOW_IMPORTS") == "1", reason="asked")
 def test_every_module_imports_alone_in_a_fresh_interpreter():
     def try_import(name):

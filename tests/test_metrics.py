@@ -89,6 +89,7 @@ def test_kid_subsets_are_drawn_without_replacement_and_capped():
         kid(fake[:1], real)
 
 
+@pytest.mark.slow
 def test_inception_matches_pytorch_fid(inception_fixture, seeded_model):
     """Features of pytorch-fid's FID Inception, run on the same seed-derived weights."""
     for name in ("square", "oblong", "large"):
@@ -158,6 +159,7 @@ def run_tool(*args):
     return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_eval_tool_scores_two_folders_and_caches(tmp_path, monkeypatch, inception_fixture,
                                                  seeded_model):
     real, fake = make_folders(tmp_path)
@@ -195,6 +197,7 @@ def test_cache_key_follows_files_and_weights(tmp_path):
     assert cache_key(files, real, "random:0") != key
 
 
+@pytest.mark.slow
 def test_eval_tool_errors_are_one_line(tmp_path):
     real, fake = make_folders(tmp_path)
     proc = run_tool("--real", real, "--fake", fake)
@@ -218,6 +221,7 @@ def test_bad_images_are_named(seeded_model, tmp_path):
         features(str(tmp_path / "empty"), seeded_model)
 
 
+@pytest.mark.slow
 def test_eval_tool_scores_a_model_both_ways(tmp_path):
     """--weights: translate the test sets both ways and score each against the other domain."""
     from conftest import tiny_overrides

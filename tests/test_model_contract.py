@@ -65,6 +65,7 @@ def test_every_model_has_defaults_a_contract_and_a_fixture_of_its_networks():
             assert nets == set(cls.official_networks), fixture_name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernels", [True, False], ids=["kernels-on", "kernels-off"])
 @pytest.mark.parametrize("model, fixture_name", FIXTURE_CASES)
 def test_aligned_with_the_official_numbers(model, fixture_name, kernels):
@@ -76,6 +77,7 @@ def test_aligned_with_the_official_numbers(model, fixture_name, kernels):
     assert [r.name for r in rows if not r.ok] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", list(CONTRACT))
 def test_the_tool_passes_and_catches_a_perturbed_weight(model, tmp_path):
     name = CONTRACT[model]["fixtures"][0]
@@ -95,6 +97,7 @@ def test_the_tool_passes_and_catches_a_perturbed_weight(model, tmp_path):
     assert bad_report.strip().splitlines()[-1].endswith("FAIL")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", list(CONTRACT))
 def test_the_demo_config_trains(model, tmp_path):
     cfg = tiny_config(model, tmp_path)
@@ -112,6 +115,7 @@ def test_the_demo_config_trains(model, tmp_path):
         assert field in line, line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", list(CONTRACT))
 def test_resume_is_exact(model, tmp_path):
     """Interrupted at 3 of 6 and resumed, bit for bit the uninterrupted run: weights, buffers
@@ -159,6 +163,7 @@ print(meta["onednn"], float(np.abs(got - ref).max()))
 @pytest.mark.parametrize("model, extra", [(m, []) for m in CONTRACT]
                          + [("ugatit", ["model.self_attention=true"])],
                          ids=list(CONTRACT) + ["ugatit-self-attention"])
+@pytest.mark.slow
 def test_the_export_predicts_the_dygraph_numbers(model, extra, tmp_path):
     """Paddle Inference, with oneDNN where the model allows it (the default), within 1e-4;
     in a process of its own, as deploy runs it."""

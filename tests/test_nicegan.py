@@ -128,6 +128,7 @@ def test_sizes_of_a_full_model_are_read_off_its_checkpoint():
      r"model.img_size=50, .* returns 48 px pictures for 50 px ones.*"
      r"-o model.img_size=48 or -o model.img_size=52"),
 ])
+@pytest.mark.slow
 def test_impossible_sizes_are_refused_with_the_key(over, message):
     with pytest.raises(ConfigError, match=message):
         NICEGAN(build_config(overrides={"model.name": "nicegan", **over}))
@@ -180,6 +181,7 @@ def test_the_generator_update_leaves_the_encoders_alone(tmp_path):
         np.testing.assert_array_equal(v.numpy(), seen[k], err_msg=k)
 
 
+@pytest.mark.slow
 def test_training_learns_on_the_demo_data(tmp_path):
     """Reconstruction from the discriminator's encoding and the cycle both improve (to about
     0.4 of their start here); a step that failed to update the decoders would leave them flat."""

@@ -4,6 +4,7 @@ import os
 import zipfile
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from conftest import FIXTURES, ROOT
@@ -40,6 +41,7 @@ def test_parameters_cell_holds_every_setting():
         assert "/home/aistudio" not in source and "configs/" not in source
 
 
+@pytest.mark.slow
 def test_notebook_runs_from_a_zip_and_shows_translations(tmp_path):
     demo = ensure_demo_dataset(str(tmp_path / "demo"))
     archive = tmp_path / "data" / "demo.zip"

@@ -51,6 +51,7 @@ def exported(request, tmp_path_factory):
     return name, out / "inference.onnx", model, step
 
 
+@pytest.mark.slow
 def test_onnx_runtime_matches_dygraph_and_the_official_output(exported):
     name, path, model, step = exported
     _, _, direction, gen, cam = MODELS_UNDER_TEST[name]
@@ -64,6 +65,7 @@ def test_onnx_runtime_matches_dygraph_and_the_official_output(exported):
     assert close(heatmap, step[f"eval_forward/{cam}/heatmap"])
 
 
+@pytest.mark.slow
 def test_the_onnx_batch_is_free_and_named(exported):
     name, path, model, step = exported
     graph = onnx.load(str(path)).graph
@@ -80,6 +82,7 @@ def test_the_onnx_batch_is_free_and_named(exported):
         assert close(got, want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [["model.self_attention=true"], ["model.light=false"]])
 def test_other_ugatit_variants_export_within_1e_4(tmp_path, overrides):
     """The full model's MLP on the flattened map, and the self-attention block."""
@@ -98,6 +101,7 @@ def test_other_ugatit_variants_export_within_1e_4(tmp_path, overrides):
     assert meta["outputs"] == ["image"] and close(got, want)
 
 
+@pytest.mark.slow
 def test_deploy_runs_the_onnx_file_as_tools_infer_does(exported, tmp_path):
     name, path, _, step = exported
     if name != "ugatit":
@@ -118,6 +122,7 @@ def test_deploy_runs_the_onnx_file_as_tools_infer_does(exported, tmp_path):
         assert np.abs(a - b).max() <= 1 and np.mean(a != b) < 0.01  # 1e-4 apart before rounding
 
 
+@pytest.mark.slow
 def test_the_runtime_is_chosen_by_what_the_folder_holds(exported, tmp_path):
     _, path, model, _ = exported
     folder = str(path.parent)

@@ -42,6 +42,7 @@ def int8_folder(tmp_path_factory, test_pictures):
     return out, line
 
 
+@pytest.mark.slow
 def test_int8_export_records_a_gate_that_its_pictures_bear_out(int8_folder, test_pictures):
     out, line = int8_folder
     assert "calibrated on 8 pictures" in line and "gate passed" in line
@@ -78,6 +79,7 @@ def test_gate_figures_follow_their_definitions():
     assert not gate_figures(a, a + 0.1, pipeline)["passed"]  # 12.75 levels everywhere
 
 
+@pytest.mark.slow
 def test_blank_calibration_is_refused_and_leaves_nothing(tmp_path, test_pictures):
     """The first half (sorted) calibrates: eight blank pictures; the real ones are held apart."""
     pictures = tmp_path / "calibrate"
@@ -93,6 +95,7 @@ def test_blank_calibration_is_refused_and_leaves_nothing(tmp_path, test_pictures
     assert sorted(os.listdir(out)) == ["inference.onnx"]  # no int8 file, no partial one
 
 
+@pytest.mark.slow
 def test_fp16_and_bf16_export_with_their_gates(tmp_path, test_pictures):
     out = str(tmp_path)
     line = export_from_weights(TRAINED, out, precision="fp16", calibrate=test_pictures)
@@ -116,6 +119,7 @@ def _cache(folder: str, seconds: dict) -> None:
         json.dump({"machine": key, "seconds": seconds}, f)
 
 
+@pytest.mark.slow
 def test_deploy_runs_the_fastest_passing_form(int8_folder, tmp_path):
     folder = str(tmp_path / "forms")
     shutil.copytree(int8_folder[0], folder)
@@ -148,6 +152,7 @@ def test_a_failed_or_stale_reduced_form_is_never_run(int8_folder, tmp_path):
             open_predictor(folder, precision="int8")
 
 
+@pytest.mark.slow
 def test_cli_bad_calibration_folder_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "export_model.py"),
                            "--weights", TRAINED, "--output", str(tmp_path / "out"),

@@ -112,6 +112,7 @@ def test_mean_kid_is_the_mean_of_the_two_standard_kids():
     assert to_source.mean > 2 * to_target.mean  # so the two differ: a swap would show
 
 
+@pytest.mark.slow
 def test_evaluator_reports_kid_and_mean_kid_per_direction(tmp_path):
     """The Evaluator's mean_KID of A2B pairs the translations with testB (target) and testA
     (source), recomputed here from the features."""
@@ -135,6 +136,7 @@ def test_evaluator_reports_kid_and_mean_kid_per_direction(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_nicegan_training_learns_the_task_and_a_step_without_adversarial_term_does_not(tmp_path):
     """NICE-GAN trained by the Trainer on the quality task at the benchmark's setting (light,
     ch 8, n_res 2, n_dis 6, 64 px, lr 2e-4, 300 iterations, seed 0: docs/quality.md), scored
@@ -207,6 +209,7 @@ def test_our_initial_weights_follow_the_official_initialisation(name, tmp_path):
                 assert np.abs(ours).max() <= 1.05 * np.abs(ref).max(), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ugatit_light_step.npz", "nicegan_light_step.npz"])
 def test_our_initial_weights_fit_the_official_networks(name, tmp_path):
     """quality_bench.py --official-init ours hands these to the official runner, which loads

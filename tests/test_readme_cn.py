@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from ppugatit.reprod_kit import CHECKS
 
@@ -28,6 +30,7 @@ def test_linked_both_ways_on_the_first_screen():
     assert "(README.md)" in "\n".join(read("README_cn.md").splitlines()[:5])
 
 
+@pytest.mark.slow
 def test_paths_and_options_exist():
     text = read("README_cn.md")
     paths = set(re.findall(r"(?<![\w/])((?:tools|configs|docs|notebooks|test_tipc|deploy)/[\w./-]+\.\w+)",

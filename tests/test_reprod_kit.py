@@ -19,6 +19,7 @@ from ppugatit.metrics import reference
 from ppugatit.reprod_kit import CHECKS, make_kit, run_checks, step_checks, write_check
 
 
+@pytest.mark.slow
 def test_ugatit_kit_passes_on_the_official_fixtures(tmp_path):
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -39,6 +40,7 @@ def test_ugatit_kit_passes_on_the_official_fixtures(tmp_path):
                                   fixture["eval_forward/genA2B/out"])
 
 
+@pytest.mark.slow
 def test_a_weights_file_with_one_perturbed_tensor_fails_the_command(tmp_path):
     path = os.path.join(FIXTURES, "ugatit_light_step.npz")
     fixture = load_fixture(path)
@@ -94,6 +96,7 @@ def test_a_run_unlike_the_paper_is_refused_naming_the_key(tmp_path):
         run_checks(weights, str(tmp_path / "horses"), "random:0")
 
 
+@pytest.mark.slow
 def test_a_trained_run_fills_metric_and_train_align(tmp_path, monkeypatch):
     """The --weights route end to end on a tiny run: its FID/KID against the reference
     formulas pass, and an untrained model is far from the paper's KID, so train_align fails."""

@@ -56,6 +56,7 @@ def cli_args(tmp_path, **extra):
 
 
 # 1. a folder that holds a run
+@pytest.mark.slow
 def test_a_folder_with_a_run_is_refused_and_fresh_moves_it_aside(tmp_path):
     make_trainer(tmp_path, **{"train.iterations": 2}).train()
     out = tmp_path / "out"
@@ -78,6 +79,7 @@ def test_a_folder_with_a_run_is_refused_and_fresh_moves_it_aside(tmp_path):
     assert "iter 1/2" not in log  # the old run's log went with it
 
 
+@pytest.mark.slow
 def test_train_tool_refuses_a_folder_with_a_run_in_one_line(tmp_path):
     make_trainer(tmp_path, **{"train.iterations": 2}).train()
     before = snapshot(tmp_path / "out")
@@ -163,6 +165,7 @@ def test_values_out_of_range_are_refused(item, message):
         build_config(DEMO, [item])
 
 
+@pytest.mark.slow
 def test_bad_outputs_and_values_give_one_line_in_the_tools(tmp_path):
     a_file = tmp_path / "a_file"
     a_file.write_text("mine")
@@ -297,6 +300,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_kill_9_of_the_trainer_leaves_no_loader_worker(tmp_path):
     log = tmp_path / "out" / "train.log"

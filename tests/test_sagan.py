@@ -100,6 +100,7 @@ def test_batchnorm_updates_running_statistics_as_pytorch():
                           "least 8 channels.*-o model.conv_dim=8"),
     ("loss.adv_loss", "wgan-gp", "loss.adv_loss must be 'hinge'"),
 ])
+@pytest.mark.slow
 def test_bad_config_is_refused(key, value, match):
     with pytest.raises(ConfigError, match=match):
         SAGAN(build_config(overrides={"model.name": "sagan", key: value}))

@@ -49,6 +49,7 @@ def test_the_fixture_covers_the_grid_and_the_issue_case():
     assert 94 not in OFFICIAL["ugatit"]["discriminator"]["7"]["runs"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("light", ["light", "full"])
 def test_ugatit_generator_takes_exactly_the_official_sizes(light):
     m = model_settings("ugatit", **{"model.light": light == "light"})
@@ -60,6 +61,7 @@ def test_ugatit_generator_takes_exactly_the_official_sizes(light):
         assert "genA2B" in problem and "\n" not in problem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", DEPTHS)
 def test_ugatit_discriminator_takes_exactly_the_official_sizes(depth):
     m = model_settings("ugatit", **{"model.n_dis_global": depth})
@@ -71,6 +73,7 @@ def test_ugatit_discriminator_takes_exactly_the_official_sizes(depth):
         assert problem.startswith("layer disGA.") and "\n" not in problem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("light", ["light", "full"])
 @pytest.mark.parametrize("depth", DEPTHS)
 def test_nicegan_takes_exactly_the_official_settings(light, depth):
@@ -82,6 +85,7 @@ def test_nicegan_takes_exactly_the_official_settings(light, depth):
         assert ("disA" in problem or "gen2B" in problem) and "\n" not in problem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("global_, local", [(7, 5), (6, 4), (8, 3)])
 def test_ugatit_checker_accepts_where_every_official_network_runs(global_, local):
     """The whole checker (all probes together) on the combined grid, light."""
@@ -130,6 +134,7 @@ def test_the_walk_leaves_the_random_state_as_it_was():
     np.testing.assert_array_equal(paddle.rand([4]).numpy(), expected)
 
 
+@pytest.mark.slow
 def test_refusal_comes_before_the_run_folder(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(
@@ -152,6 +157,7 @@ def test_refusal_comes_before_the_run_folder(tmp_path):
     # NICE-GAN at the smallest size its shallowest depth takes
     ("demo_nicegan.yaml", ["model.img_size=48", "model.n_dis=6"]),
 ])
+@pytest.mark.slow
 def test_boundary_settings_train(tmp_path, config, over):
     """Where the checker accepts, training runs (one iteration, with a checkpoint)."""
     out = tmp_path / "run"

@@ -35,6 +35,7 @@ def check_inference(log_path, size):
                                "deploy/python/infer.py", "deploy/python/infer.py"], 64),
     ("whole_infer", ["tools/export_model.py", "deploy/python/infer.py",
                      "deploy/python/infer.py"], 128)])
+@pytest.mark.slow
 def test_tipc_chain(tmp_path, mode, steps, size):
     stdout = run_chain(mode, tmp_path)
     ran = re.findall(r"Run successfully with command - ugatit - \S+ (\S+)", stdout)
@@ -51,6 +52,7 @@ def test_tipc_chain(tmp_path, mode, steps, size):
                                                           "inference.yml"]
 
 
+@pytest.mark.slow
 def test_a_failing_step_is_reported_and_fails_the_chain(tmp_path):
     broken = tmp_path / "broken.txt"
     text = open(os.path.join(ROOT, CONFIG)).read()

@@ -71,6 +71,7 @@ def final_weights(out):
     return checkpoint.load(os.path.join(out, "weights.pdparams"))
 
 
+@pytest.mark.slow
 def test_sigint_saves_and_resume_continues(tmp_path):
     over = [f"{k}={v}" for k, v in tiny_overrides(tmp_path, **{"train.iterations": 100000,
                                                                "train.log_interval": 1}).items()]
@@ -132,6 +133,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_killing_mid_save_never_leaves_an_unloadable_checkpoint(tmp_path):
     """SIGKILL at several moments after the first save (the process saves in a loop, so most
     kills land inside a save); whatever moment, the file on disk loads whole. The delays count
@@ -151,6 +153,7 @@ def test_killing_mid_save_never_leaves_an_unloadable_checkpoint(tmp_path):
         assert state["w"].shape == [4_000_000]
 
 
+@pytest.mark.slow
 def test_training_learns_on_the_demo_data(tmp_path):
     """CAM logits tell the domains apart on held-out images and the cycle loss falls; a step
     that failed to update G would leave both at chance."""
@@ -194,6 +197,7 @@ def test_mixed_precision_switch_runs(tmp_path, dtype):
     assert "mixed precision needs a GPU" in (tmp_path / "out" / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_evaluation_during_training_logs_kid_fid_and_keeps_the_best(tmp_path):
     trainer = make_trainer(tmp_path, **{"train.iterations": 4, "train.eval_interval": 2,
                                         "train.eval_num_images": 3,

@@ -56,6 +56,7 @@ def test_a_clip_keeps_its_frames_rate_and_sound(tmp_path, runner):
         assert np.abs(frames[i].astype(int) - expected).mean() < 3  # H.264 at crf 18
 
 
+@pytest.mark.slow
 def test_the_face_track_is_steadier_than_raw_detection():
     still = face_frames(30, step=0, seed=1)  # a still face: any box movement is jitter
     raw = [detect_faces(f)[0] for f in still]
@@ -72,6 +73,7 @@ def test_the_face_track_is_steadier_than_raw_detection():
     assert abs(last.x + last.size / 2 - (x + w / 2)) < 0.25 * w
 
 
+@pytest.mark.slow
 def test_a_face_lost_falls_back_to_the_whole_frame_after_the_hold():
     frames = face_frames(6) + [np.full((300, 400, 3), 128, np.uint8)] * 60
     track = FaceTrack(fps=24, every=3, hold=1.0)
@@ -168,6 +170,7 @@ def test_bad_videos_are_one_line_and_leave_nothing(tmp_path, runner):
     assert os.listdir(out) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_playable_shorter_video(tmp_path):
     src = str(tmp_path / "long.mp4")
     write_clip(src, face_frames(300, step=0), fps=24)
