@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _float64_gap(fixture: dict, key: str) -> float:
     return abs(float(fixture["float64/" + key]) - ref) / max(abs(ref), 1e-12)
 
 
-def _noise_floor(fixture: dict, key: str) -> float:
+def noise_floor(fixture: dict, key: str) -> float:
     """The official float32 run's largest relative distance from its float64 twin on this
     loss at this step or before (``trajectory/<i>/<loss>``): rounding only grows in a
     chaotic run, and one step's gap can dip by chance."""
@@ -76,11 +77,11 @@ def loss_tolerance(fixture: dict, key: str) -> float:
     official float32 run's own distance from float64 up to that step."""
     rtol = LOSS_RTOL
     if key.startswith("trajectory/") and "float64/" + key in fixture:
-        rtol = max(LOSS_RTOL, TRAJECTORY_NOISE_FACTOR * _noise_floor(fixture, key))
+        rtol = max(LOSS_RTOL, TRAJECTORY_NOISE_FACTOR * noise_floor(fixture, key))
     return rtol * max(abs(float(fixture[key])), 1e-12)
 
 
-def _compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
+def compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
              lrs: dict[str, float], noise: str | None = None, steps: int = 1) -> Row:
     if ours is None:
         return Row(key, float("nan"), 0.0, False, "not produced")
@@ -277,7 +278,8 @@ def _replay_sagan(model, fixture: dict, before: dict) -> tuple[dict, dict]:
 
     model.load_weights(before)
     model.train()
-    losses = model.d_step(t["real"], t["z_d"])
+    inputs = SimpleNamespace(real=t["real"], z_d=t["z_d"], z_g=t["z_g"])
+    losses = model.update("D", inputs)
     noise = _sagan_float_noise(losses)
     # D's noise-only parameters: keep our update for their rows, but run the G step with
     # the reference's values, so that G_loss compares G and D rather than float32 noise
@@ -286,7 +288,7 @@ def _replay_sagan(model, fixture: dict, before: dict) -> tuple[dict, dict]:
     pinned = [key.split("/", 2)[2] for key in noise if key.startswith("after/D/")]
     for name in pinned:
         paddle.assign(paddle.to_tensor(fixture[f"after/D/{name}"]), d_state[name])
-    losses.update(model.g_step(t["z_g"]))
+    losses.update(model.update("G", inputs))
     for name in ("D_loss", "G_loss"):
         out[f"step/{name}"] = np.float64(float(losses[name]))
     out.update(_after_tensors(model))
@@ -347,7 +349,7 @@ def check_fixture(fixture: dict, source: str = "fixture", kernels: bool = True) 
     ours, noise, model = replay(fixture, source, kernels)
     lrs = model.network_lr()
     steps = trajectory_steps(fixture)
-    return [_compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key), steps)
+    return [compare(key, fixture[key], ours.get(key), fixture, lrs, noise.get(key), steps)
             for key in recorded_keys(fixture)]
 
 

@@ -5,7 +5,7 @@ ONNX file and the reduced forms of :mod:`ppugatit.precision`, each of which pass
 gate when it was written (a refused one is never written). Deploy runs:
 
 - the form asked for (``--runtime`` and ``--precision``), or
-- among float32 forms only, the rule of :func:`ppugatit.runtime.choose_runtime` (ONNX Runtime,
+- among float32 forms only, the rule of :func:`ppugatit.export.predictors.choose_runtime` (ONNX Runtime,
   measured faster at every size), or
 - where a reduced form is among them, the fastest on this machine: each candidate is timed
   once on a batch of one and the times are cached in ``speeds.json`` beside the export, keyed
@@ -26,10 +26,11 @@ from typing import Callable, TextIO
 import numpy as np
 
 from ppugatit.errors import UserError
+from ppugatit.export.files import ONNX_FILE, has_paddle_model, onnx_path, read_onnx_meta
+from ppugatit.export.predictors import (OnnxPredictor, Predictor, choose_runtime,
+                                        onnxruntime_available)
 from ppugatit.kernels.cpuinfo import cpu_features, describe_cpu
 from ppugatit.precision import BF16_KEY, PRECISIONS, REDUCED_ONNX, bf16_capable
-from ppugatit.runtime import (ONNX_FILE, choose_runtime, has_paddle_model, onnx_path,
-                              onnxruntime_available, read_onnx_meta)
 
 SPEEDS = "speeds.json"
 
@@ -186,3 +187,18 @@ def pick(model: str, open_form: Callable[[Form], object], runtime: str = "auto",
 def _timing_input(meta: dict) -> np.ndarray:
     size = int(meta["img_size"])
     return np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
+
+
+def open_predictor(model: str, runtime: str = "auto", device: str | None = "cpu",
+                   enable_mkldnn: bool | None = None, cpu_threads: int | None = None,
+                   precision: str = "auto", stream=None):
+    """A predictor of the form :func:`pick` picks in ``model``; its ``runtime`` and
+    ``precision`` attributes say which."""
+    def open_form(form):
+        if form.runtime == "onnxruntime":
+            return OnnxPredictor(form.path, device, cpu_threads)
+        return Predictor(form.path, device, enable_mkldnn, cpu_threads, form.precision)
+
+    form, predictor = pick(model, open_form, runtime, precision, device, stream)
+    predictor.runtime, predictor.precision = form.runtime, form.precision
+    return predictor

@@ -166,7 +166,7 @@ def convert_fp16(fp32_path: str, out_path: str) -> None:
 def set_onnx_meta(path: str, meta: dict) -> None:
     import onnx
 
-    from ppugatit.runtime import ONNX_META_KEY
+    from ppugatit.export.files import ONNX_META_KEY
 
     model = onnx.load(path)
     props = [p for p in model.metadata_props if p.key != ONNX_META_KEY]

@@ -107,7 +107,7 @@ def probe(path: str) -> VideoInfo:
         container.close()
 
 
-def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
+def upright(img: np.ndarray, rotation: int) -> np.ndarray:
     """The picture as the player shows it: ``rotation`` is counter-clockwise degrees."""
     return np.ascontiguousarray(np.rot90(img, rotation // 90)) if rotation else img
 
@@ -226,7 +226,7 @@ def _reader(container, rotation: int, out: queue.Queue, stop: threading.Event) -
         for frame in container.decode(video=0):
             if stop.is_set():
                 break
-            out.put(_upright(frame.to_ndarray(format="rgb24"), rotation))
+            out.put(upright(frame.to_ndarray(format="rgb24"), rotation))
         out.put(None)
     except Exception as e:  # noqa: BLE001 - handed to the main thread, which raises it
         out.put(e)

@@ -18,12 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ppugatit.data.demo import ensure_demo_dataset  # noqa: E402
 from ppugatit.data.image_io import list_images  # noqa: E402
-from ppugatit.export import Predictor, export_model  # noqa: E402
+from ppugatit.export.predictors import OnnxPredictor, Predictor  # noqa: E402
+from ppugatit.export.program import export_model  # noqa: E402
 from ppugatit.inference import load_model  # noqa: E402
 from ppugatit.pipelines import PIPELINES  # noqa: E402
 from ppugatit.precision import (convert_fp16, describe, gate_figures, load_batch,  # noqa: E402
                                 quantize_int8, split_pictures, translate)
-from ppugatit.runtime import OnnxPredictor  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--weights", required=True)

@@ -132,8 +132,9 @@ def inference_runners(model, batch_size: int, img_size: int, device: str, folder
     the exports are written to ``folder``. The reduced forms (int8, bf16) carry their quality
     gate's figures against their float32 form, on ``calibrate``'s held-apart pictures.
     Returns (runners, what each runtime ran with)."""
-    from ppugatit.export import Predictor, export_model
-    from ppugatit.runtime import ONNX_FILE, OnnxPredictor
+    from ppugatit.export.files import ONNX_FILE
+    from ppugatit.export.predictors import OnnxPredictor, Predictor
+    from ppugatit.export.program import export_model
 
     layer, x = _inference_input(model, batch_size, img_size)
     runners, info = {}, {}
@@ -212,7 +213,7 @@ def onnx_profile(path: str, x: np.ndarray, runs: int, cpu_threads: int | None) -
     """Where ONNX Runtime's time goes: ms per run by operator type (its profiler's kernel
     times), the mean wall time of the same runs, and the part outside any kernel."""
     import onnxruntime as ort
-    from ppugatit.runtime import OnnxPredictor
+    from ppugatit.export.predictors import OnnxPredictor
 
     predictor = OnnxPredictor(path, "cpu", cpu_threads, spinning=False)
     options = predictor.session.get_session_options()

@@ -13,7 +13,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from ppugatit.export import open_predictor
+from ppugatit.forms import open_predictor
 from ppugatit.pipelines import PIPELINES
 from ppugatit.face import FaceCrop
 from ppugatit.video import FaceTrack, frame_translator, translate_video

@@ -1,5 +1,4 @@
 import os
-import signal
 import sys
 
 import numpy as np
@@ -34,9 +33,8 @@ def train_until_interrupted(trainer, iteration: int) -> None:
     def stop_after(batch):
         losses = step(batch)
         if trainer.iteration == iteration:
-            trainer._request_stop(signal.SIGINT, None)
+            trainer.request_stop()
         return losses
-    trainer._main_pid = os.getpid()
     trainer.model.train_step = stop_after
     with pytest.raises(KeyboardInterrupt):
         trainer.train()

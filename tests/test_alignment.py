@@ -7,7 +7,7 @@ import pytest
 
 import ppugatit.models.ugatit as ugatit_model
 from conftest import FIXTURES, perturbed
-from ppugatit.alignment import (LOSS_RTOL, TRAJECTORY_NOISE_FACTOR, _compare, _noise_floor,
+from ppugatit.alignment import (LOSS_RTOL, TRAJECTORY_NOISE_FACTOR, compare, noise_floor,
                                  check_fixture, load_fixture)
 from ppugatit.models.base import GANModel
 
@@ -65,7 +65,7 @@ def test_a_trajectory_loss_is_held_to_the_official_codes_own_rounding():
                "trajectory/3/G_loss": 100.0, "float64/trajectory/3/G_loss": 100.0}
 
     def ok(key, ours):
-        return _compare(key, np.float64(fixture[key]), np.float64(ours), fixture, {}).ok
+        return compare(key, np.float64(fixture[key]), np.float64(ours), fixture, {}).ok
 
     assert ok("trajectory/1/G_loss", 100.0005) and not ok("trajectory/1/G_loss", 100.002)
     # step 2's gap (1e-3) carries to step 3, whose own gap is 0
@@ -74,4 +74,4 @@ def test_a_trajectory_loss_is_held_to_the_official_codes_own_rounding():
     for name in ("ugatit_trajectory.npz", "nicegan_trajectory.npz"):
         shipped = load_fixture(os.path.join(FIXTURES, name))
         for key in (k for k in shipped if k.startswith("trajectory/")):
-            assert TRAJECTORY_NOISE_FACTOR * _noise_floor(shipped, key) < LOSS_RTOL, key
+            assert TRAJECTORY_NOISE_FACTOR * noise_floor(shipped, key) < LOSS_RTOL, key

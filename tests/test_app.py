@@ -101,7 +101,7 @@ def test_the_engine_loads_exports_official_weights_and_sagan(tmp_path):
     .pt translates both ways; SAGAN samples what tools/infer.py --seed writes."""
     from ppugatit.app.engine import Engine
     from ppugatit.config import build_config
-    from ppugatit.export import export_model
+    from ppugatit.export.program import export_model
     from ppugatit.inference import infer, load_model
 
     weights = tiny_weights(tmp_path)

@@ -110,7 +110,7 @@ def test_samples_are_a_function_of_their_index(tmp_path):
     assert not np.array_equal(one[0]["A"], one[1]["A"])
     # one epoch of a domain visits every file once
     n = len(files["A"])
-    picked = {one._file(0, "A", i) for i in range(n)}
+    picked = {one.file_for(0, "A", i) for i in range(n)}
     assert picked == set(files["A"])
 
 

@@ -16,7 +16,10 @@ from ppugatit.alignment import load_fixture
 from ppugatit.data.image_io import read_image, write_image
 from ppugatit.device import has_gpu
 from ppugatit.errors import ConfigError
-from ppugatit.export import ExportError, Predictor, export_from_weights, export_model
+from ppugatit.export.commands import export_from_weights
+from ppugatit.export.files import ExportError
+from ppugatit.export.predictors import Predictor
+from ppugatit.export.program import export_model
 from ppugatit.inference import dygraph_runner, infer, load_model
 
 PT = os.path.join(FIXTURES, "ugatit_light_official.pt")
@@ -53,7 +56,7 @@ def test_export_writes_the_model_and_its_description(exported):
 MKLDNN_RUN = """
 import sys
 import numpy as np
-from ppugatit.export import Predictor
+from ppugatit.export.predictors import Predictor
 images, heatmap = Predictor({model!r}, "cpu", enable_mkldnn=True)(np.load({x!r}))
 np.savez({out!r}, images=images, heatmap=heatmap)
 """

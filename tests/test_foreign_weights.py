@@ -225,7 +225,7 @@ def test_round_trip_through_our_weights_gives_the_same_pixels(tmp_path):
 
 @pytest.mark.slow
 def test_a_tensorflow_model_exports_to_onnx_with_the_same_pixels(tmp_path):
-    from ppugatit.export import export_from_weights, infer_exported
+    from ppugatit.export.commands import export_from_weights, infer_exported
     export_from_weights(TF["full"], str(tmp_path / "onnx"), fmt="onnx")
     infer_exported(str(tmp_path / "onnx"), str(tmp_path / "out"),
                    os.path.join(FIXTURES, "photos"), runtime="onnxruntime")

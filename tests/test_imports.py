@@ -30,7 +30,7 @@ RANKS = [
                   "ppugatit.shape_walk"]),
     ("models", ["ppugatit.models"]),
     ("engine, inference, export", ["ppugatit.weights", "ppugatit.alignment", "ppugatit.engine",
-                                   "ppugatit.inference", "ppugatit.export", "ppugatit.runtime",
+                                   "ppugatit.inference", "ppugatit.export",
                                    "ppugatit.app", "ppugatit.reprod_kit",
                                    "ppugatit.precision", "ppugatit.forms", "ppugatit.video"]),
 ]

@@ -138,7 +138,8 @@ import numpy as np
 import paddle
 from ppugatit.attention import SelfAttention
 from ppugatit.config import build_config
-from ppugatit.export import Predictor, export_model
+from ppugatit.export.predictors import Predictor
+from ppugatit.export.program import export_model
 from ppugatit.inference import dygraph_runner, z_dim
 from ppugatit.models import MODELS
 cfg = build_config({config!r}, {overrides!r})

@@ -12,16 +12,18 @@ import onnx
 import pytest
 
 from conftest import FIXTURES, ROOT
-from ppugatit import export
 from ppugatit.alignment import load_fixture
 from ppugatit.attention import SelfAttention
 from ppugatit.config import build_config
 from ppugatit.data.image_io import read_image, write_image
-from ppugatit.export import ExportError, export_from_weights, export_model
+from ppugatit.export import reduced
+from ppugatit.export.commands import export_from_weights
+from ppugatit.export.files import ExportError, RuntimeChoiceError
+from ppugatit.export.predictors import OnnxPredictor, choose_runtime
+from ppugatit.export.program import export_model
 from ppugatit.inference import dygraph_runner, infer, load_model
 from ppugatit.models import MODELS
 from ppugatit.kernels.cpuinfo import cpu_features
-from ppugatit.runtime import OnnxPredictor, RuntimeChoiceError, choose_runtime
 
 DEPLOY = os.path.join(ROOT, "deploy", "python", "infer.py")
 MODELS_UNDER_TEST = {
@@ -174,7 +176,7 @@ def test_half_weights_are_half_the_size_and_translate_within_one_level(tmp_path,
     got, _ = dygraph_runner(restored.translator("A2B"))(x)
     want, _ = dygraph_runner(model.translator("A2B"))(x)
     assert 0 < np.abs(got - want).max() * 127.5 <= 1
-    monkeypatch.setattr(export, "PIXEL", 1e-9)
+    monkeypatch.setattr(reduced, "PIXEL", 1e-9)
     with pytest.raises(ExportError, match="share the float32 weights instead"):
         export_from_weights(pt, str(tmp_path / "strict"), overrides=["model.img_size=128"],
                             fmt="fp16")

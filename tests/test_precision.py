@@ -16,14 +16,15 @@ from conftest import FIXTURES, ROOT
 from ppugatit import forms
 from ppugatit.data.demo import ensure_demo_dataset
 from ppugatit.data.image_io import read_image, write_image
-from ppugatit.export import (exported_for, export_from_weights, infer_beside, open_predictor,
-                             read_meta)
+from ppugatit.export.commands import export_from_weights, exported_for, infer_beside
+from ppugatit.export.files import read_meta, read_onnx_meta
+from ppugatit.export.predictors import OnnxPredictor
+from ppugatit.forms import open_predictor
 from ppugatit.inference import InferenceError
 from ppugatit.kernels.cpuinfo import cpu_features
 from ppugatit.pipelines import PIPELINES
 from ppugatit.precision import (GATE, PrecisionError, bf16_capable, gate_figures, load_batch,
                                 split_pictures)
-from ppugatit.runtime import OnnxPredictor, read_onnx_meta
 
 TRAINED = os.path.join(FIXTURES, "demo_trained", "weights.pdparams")
 

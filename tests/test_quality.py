@@ -127,7 +127,7 @@ def test_evaluator_reports_kid_and_mean_kid_per_direction(tmp_path):
     model = MODELS["ugatit"](cfg)
     ev = Evaluator(model, root, "random:0", num_images=4, kid_subsets=3, paired=True)
     scores = ev(model)
-    fake = features(ev._outputs(model, "A2B"), ev.inception, 16, False)
+    fake = features(ev.outputs(model, "A2B"), ev.inception, 16, False)
     to_b = kid(fake, ev.real_features("B"), 3, 4, 0).mean
     to_a = kid(fake, ev.real_features("A"), 3, 4, 0).mean
     assert scores["kid_A2B"] == pytest.approx(100 * to_b, rel=1e-9)

@@ -20,7 +20,7 @@ from ppugatit.data.image_io import read_image, write_image
 from ppugatit.face import FaceCrop, detect_faces
 from ppugatit.inference import dygraph_runner, load_model, translate_files, translate_inputs
 from ppugatit.pipelines import PIPELINES
-from ppugatit.video import FaceTrack, VideoError, _upright, translate_video, frame_translator
+from ppugatit.video import FaceTrack, VideoError, upright, translate_video, frame_translator
 
 TRAINED = os.path.join(FIXTURES, "demo_trained", "weights.pdparams")
 
@@ -137,9 +137,9 @@ def test_rotation_is_turned_as_the_player_turns_it():
     img = np.zeros((2, 3, 3), np.uint8)
     img[0, 0] = 255  # top left
     # FFmpeg's display matrix angle is counter-clockwise; a phone's "rotate 90" clip reads -90
-    turned = _upright(img, -90 % 360)
+    turned = upright(img, -90 % 360)
     assert turned.shape == (3, 2, 3) and turned[0, -1, 0] == 255  # now top right: clockwise
-    assert _upright(img, 0) is img
+    assert upright(img, 0) is img
 
 
 def test_bad_videos_are_one_line_and_leave_nothing(tmp_path, runner):

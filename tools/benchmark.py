@@ -104,7 +104,7 @@ def measure(cfg, device: str) -> None:
                                                  args.calibrate)
             times = bm.in_turns(runners, theirs["infer"], args.warmup, args.repeat, device)
             if args.profile and "onnxruntime" in runners:
-                from ppugatit.runtime import ONNX_FILE
+                from ppugatit.export.files import ONNX_FILE
                 _, x = bm._inference_input(model, 1, m.img_size)
                 result["profile"] = bm.onnx_profile(os.path.join(folder, ONNX_FILE), x,
                                                     args.repeat, threads)

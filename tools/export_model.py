@@ -25,7 +25,7 @@ Generation models export their sampler (noise in).
 import argparse
 
 from ppugatit.cli import run
-from ppugatit.export import export_from_weights
+from ppugatit.export.commands import export_from_weights
 from ppugatit.run_dir import check_writable
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

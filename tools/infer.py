@@ -24,7 +24,7 @@ import argparse
 
 from ppugatit import face
 from ppugatit.cli import run
-from ppugatit.export import infer_beside
+from ppugatit.export.commands import infer_beside
 from ppugatit.inference import infer
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

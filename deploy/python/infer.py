@@ -14,7 +14,7 @@ import argparse
 
 from ppugatit import face
 from ppugatit.cli import run
-from ppugatit.export import infer_exported
+from ppugatit.export.commands import infer_exported
 
 
 def str2bool(value: str) -> bool:

@@ -11,7 +11,7 @@ from ppugatit.device import Runtime
 from ppugatit.inference import (InferenceError, dygraph_runner, load_model,
                                 z_dim)
 from ppugatit.pipelines import PIPELINES, pipeline_for
-from ppugatit.runtime import ONNX_FILE
+from ppugatit.export.files import ONNX_FILE
 from ppugatit.visual import to_uint8
 
 EXPORT_FILES = ("inference.json", "inference.pdmodel", "inference.pdiparams", "inference.yml")
@@ -58,7 +58,7 @@ class Engine:
         self.pipeline = pipeline_for(model.cfg)
 
     def _load_export(self, weights) -> None:
-        from ppugatit.export import open_predictor
+        from ppugatit.forms import open_predictor
 
         model = weights if os.path.isdir(weights) or weights.lower().endswith(".onnx") else (
             os.path.dirname(weights) or ".")

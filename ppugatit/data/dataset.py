@@ -91,7 +91,7 @@ class EndlessDomains(paddle.io.Dataset):
     def __len__(self) -> int:
         return 2 ** 62
 
-    def _file(self, d: int, name: str, i: int) -> str:
+    def file_for(self, d: int, name: str, i: int) -> str:
         files = self.files[name]
         epoch, pos = divmod(i, len(files))
         key = (d, epoch)
@@ -104,7 +104,7 @@ class EndlessDomains(paddle.io.Dataset):
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
         out = {}
         for d, name in enumerate(sorted(self.files)):
-            path = self._file(d, name, int(i))
+            path = self.file_for(d, name, int(i))
             img = read_image(path)
             if img is None:
                 raise DataError(f"{path}: can no longer be read (it was readable when training "

@@ -89,7 +89,7 @@ class Evaluator:
         return self._real[domain]
 
     @paddle.no_grad()
-    def _outputs(self, model, direction: str | None) -> list[np.ndarray]:
+    def outputs(self, model, direction: str | None) -> list[np.ndarray]:
         if direction is None:
             layer = model.sampler()
             n = len(next(iter(self.files.values())))
@@ -123,7 +123,7 @@ class Evaluator:
             jobs = ([(d, d[-1]) for d in model.directions] if model.task == "translation"
                     else [(None, next(iter(self.files)))])
             for direction, target in jobs:
-                outputs = self._outputs(model, direction)
+                outputs = self.outputs(model, direction)
                 tag = direction or "samples"
                 self.last_outputs[tag] = np.stack(outputs)
                 if self.paired:

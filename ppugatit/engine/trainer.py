@@ -269,8 +269,9 @@ class Trainer:
         return scores
 
     # the loop
-    def _request_stop(self, signum, frame) -> None:
-        """First Ctrl-C: finish the iteration under way, save, stop. Second: stop at once."""
+    def request_stop(self, signum: int = signal.SIGINT, frame=None) -> None:
+        """What Ctrl-C does (the signal handler during :meth:`train`): the first finishes the
+        iteration under way, saves and stops; the second stops at once."""
         if os.getpid() != self._main_pid:
             return  # a data loader worker: the main process decides
         if self._stop_requested:
@@ -294,7 +295,7 @@ class Trainer:
                               self.cfg.dataset.flip, self.iteration, total, cfg.batch_size,
                               self.cfg.dataset.num_workers, self.rank, self.world)
         self._main_pid = os.getpid()
-        previous = {s: signal.signal(s, self._request_stop)
+        previous = {s: signal.signal(s, self.request_stop)
                     for s in (signal.SIGINT, signal.SIGTERM)}
         self.logger.info("training %s on %s from iteration %d to %d, batch %d x %d rank(s), "
                          "output in %s", self.cfg.model.name, self.device, self.iteration + 1,

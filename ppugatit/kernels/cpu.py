@@ -125,7 +125,7 @@ def backward_context() -> contextlib.AbstractContextManager:
 
 @contextlib.contextmanager
 def onnx_graph() -> Iterator[None]:
-    """Trace static programs for ONNX (``ppugatit/export.py``): reflection padding as one pad,
+    """Trace static programs for ONNX (``ppugatit/export/program.py``): reflection padding as one pad,
     up-sampling as one resize, normalisation over the known channel count. paddle2onnx needs
     the last with a free batch size; ONNX Runtime runs the first two as single kernels, where
     the slices and broadcasts tuned for Paddle Inference cost it 2-3x their time."""

@@ -6,7 +6,8 @@ defined here, so a new model is a new subclass and one entry in ``MODELS``.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterable
+from types import SimpleNamespace
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import paddle
@@ -171,6 +172,49 @@ class GANModel:
         for sched in self.schedulers.values():
             sched.step()
 
+    # the training step, written once: a model writes its inputs, its updates' losses and
+    # their order
+    def step_inputs(self, batch: dict[str, paddle.Tensor]) -> SimpleNamespace:
+        """What the updates of one step read: the batch, and any forward they share (run
+        under mixed precision when it is on)."""
+        return SimpleNamespace(**batch)
+
+    def updates(self) -> list[tuple[str, Callable[[SimpleNamespace], dict], list[nn.Layer]]]:
+        """The official update order: (optimizer, its losses, the networks frozen during it).
+        A losses function returns its terms by name, the one to minimise as ``<optimizer>_loss``."""
+        raise NotImplementedError
+
+    def update(self, name: str, inputs: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """One update: its losses, their gradient (none for the frozen networks, which the
+        official code computes and discards), averaged across ranks, and the optimizer step."""
+        _, losses_of, frozen = next(u for u in self.updates() if u[0] == name)
+        set_requires_grad(frozen, False)
+        try:
+            with self.autocast():
+                losses = losses_of(inputs)
+            self.backward_and_step(losses[f"{name}_loss"], name)
+        finally:
+            set_requires_grad(frozen, True)
+        return losses
+
+    def after_step(self) -> dict[str, paddle.Tensor]:
+        """What follows the updates (U-GAT-IT clips rho); extra values to log."""
+        return {}
+
+    def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
+        """One iteration on ``batch`` (keys as ``train_folders``): the shared forwards, then
+        each update in order; the losses as scalar tensors, ``D_loss`` and ``G_loss`` among
+        them (the Trainer stops on a non-finite one)."""
+        with self.autocast():
+            inputs = self.step_inputs(batch)
+        losses: dict[str, paddle.Tensor] = {}
+        names = [name for name, _, _ in self.updates()]
+        for name in names:
+            losses.update(self.update(name, inputs))
+        losses.update(self.after_step())
+        totals = {f"{name}_loss": losses[f"{name}_loss"] for name in names}
+        return {**totals, **losses}  # the totals first, as the log line shows them
+
     def train_iteration(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
         """One iteration as the Trainer runs it: the schedule advanced to this iteration's lr
         (the official loop decays before its step), then the step."""
@@ -268,12 +312,6 @@ class GANModel:
                 s.load_state_dict(state["scalers"][k])
 
     # to implement
-    def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
-        """One iteration on ``batch`` (keys as ``train_folders``): update every network and
-        return the losses as scalar tensors, ``D_loss`` and ``G_loss`` among them (the Trainer
-        stops on a non-finite one)."""
-        raise NotImplementedError
-
     def visualize(self, batch: dict[str, paddle.Tensor]) -> dict[str, np.ndarray]:
         """Named RGB uint8 HWC grids for PNGs and VisualDL."""
         raise NotImplementedError

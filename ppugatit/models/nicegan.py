@@ -7,6 +7,8 @@ training: the encoder is never stepped by the generator loss).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -14,7 +16,7 @@ import paddle.nn.functional as F
 from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.losses import mse_to
-from ppugatit.models.base import GANModel, set_requires_grad
+from ppugatit.models.base import GANModel
 from ppugatit.networks.nicegan import Discriminator, ResnetGenerator
 from ppugatit.shape_walk import Probe, pictures, same_size
 from ppugatit.visual import heatmap_to_rgb, panel_grid, to_uint8
@@ -76,88 +78,83 @@ class NICEGAN(GANModel):
         self.make_optimizer("D", self.discriminators, opt.lr, (opt.beta1, opt.beta2),
                             opt.weight_decay)
 
-    def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
-        """One official step: D update, then G update.
+    def step_inputs(self, batch: dict[str, paddle.Tensor]) -> SimpleNamespace:
+        return SimpleNamespace(real_A=batch["A"], real_B=batch["B"])
+
+    def updates(self) -> list:
+        """D, then G with the discriminators frozen (the official code computes their
+        gradient in the G update but never applies it).
 
         Against the official order: ``gen2B([z_A; z_B])`` is the official fake_A2B and
         fake_B2B in one batch (likewise gen2A; every normalisation is per sample); the D
-        update's fakes are decoded without a graph (the official code detaches them); D is
-        frozen in the G update, whose gradient for it the official code computes but never
-        applies. Every discriminator forward of the official step still runs, in the same
-        order, since each advances spectral norm's power iteration. The losses are the paper's
-        (LSGAN adversarial, cycle, reconstruction), weighted 1, 10, 10.
+        update's fakes are decoded without a graph (the official code detaches them). Every
+        discriminator forward of the official step still runs, in the same order, since each
+        advances spectral norm's power iteration.
         """
+        return [("D", self.D_losses, []), ("G", self.G_losses, self.discriminators)]
+
+    def D_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """L_gan for D: the global, local and CAM heads, real towards 1 and fake towards 0,
+        weighted lambda_1; the discriminators are also the encoders of the fakes."""
         w = self.cfg.loss
-        real_A, real_B = batch["A"], batch["B"]
-        n = real_A.shape[0]
+        real_LA_logit, real_GA_logit, real_A_cam_logit, _, real_A_z = self.disA(x.real_A)
+        real_LB_logit, real_GB_logit, real_B_cam_logit, _, real_B_z = self.disB(x.real_B)
+        with paddle.no_grad():
+            fake_A2B = self.gen2B(real_A_z.detach())
+            fake_B2A = self.gen2A(real_B_z.detach())
+        fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, _ = self.disA(fake_B2A)
+        fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, _ = self.disB(fake_A2B)
 
-        # D update
-        with self.autocast():
-            real_LA_logit, real_GA_logit, real_A_cam_logit, _, real_A_z = self.disA(real_A)
-            real_LB_logit, real_GB_logit, real_B_cam_logit, _, real_B_z = self.disB(real_B)
-            with paddle.no_grad():
-                fake_A2B = self.gen2B(real_A_z.detach())
-                fake_B2A = self.gen2A(real_B_z.detach())
-            fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, _ = self.disA(fake_B2A)
-            fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, _ = self.disB(fake_A2B)
+        D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
+        D_ad_loss_LA = mse_to(real_LA_logit, 1) + mse_to(fake_LA_logit, 0)
+        D_ad_loss_GB = mse_to(real_GB_logit, 1) + mse_to(fake_GB_logit, 0)
+        D_ad_loss_LB = mse_to(real_LB_logit, 1) + mse_to(fake_LB_logit, 0)
+        D_ad_cam_loss_A = mse_to(real_A_cam_logit, 1) + mse_to(fake_A_cam_logit, 0)
+        D_ad_cam_loss_B = mse_to(real_B_cam_logit, 1) + mse_to(fake_B_cam_logit, 0)
 
-            # L_gan for D: the global, local and CAM heads, real towards 1 and fake towards 0
-            D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
-            D_ad_loss_LA = mse_to(real_LA_logit, 1) + mse_to(fake_LA_logit, 0)
-            D_ad_loss_GB = mse_to(real_GB_logit, 1) + mse_to(fake_GB_logit, 0)
-            D_ad_loss_LB = mse_to(real_LB_logit, 1) + mse_to(fake_LB_logit, 0)
-            D_ad_cam_loss_A = mse_to(real_A_cam_logit, 1) + mse_to(fake_A_cam_logit, 0)
-            D_ad_cam_loss_B = mse_to(real_B_cam_logit, 1) + mse_to(fake_B_cam_logit, 0)
+        D_loss_A = w.adv_weight * (D_ad_loss_GA + D_ad_cam_loss_A + D_ad_loss_LA)
+        D_loss_B = w.adv_weight * (D_ad_loss_GB + D_ad_cam_loss_B + D_ad_loss_LB)
+        return {"D_loss": D_loss_A + D_loss_B, "D_loss_A": D_loss_A, "D_loss_B": D_loss_B}
 
-            D_loss_A = w.adv_weight * (D_ad_loss_GA + D_ad_cam_loss_A + D_ad_loss_LA)
-            D_loss_B = w.adv_weight * (D_ad_loss_GB + D_ad_cam_loss_B + D_ad_loss_LB)
-            D_loss = D_loss_A + D_loss_B
-        self.backward_and_step(D_loss, "D")
+    def G_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """The full objective lambda_1 L_gan + lambda_2 L_cycle + lambda_3 L_recon, weighted
+        1, 10, 10 by default."""
+        w = self.cfg.loss
+        n = x.real_A.shape[0]
+        _, _, _, _, real_A_z = self.disA(x.real_A)
+        _, _, _, _, real_B_z = self.disB(x.real_B)
+        out_B = self.gen2B(paddle.concat([real_A_z, real_B_z]))
+        out_A = self.gen2A(paddle.concat([real_B_z, real_A_z]))
+        fake_A2B, fake_B2B = out_B[:n], out_B[n:]
+        fake_B2A, fake_A2A = out_A[:n], out_A[n:]
 
-        # G update
-        set_requires_grad(self.discriminators, False)
-        try:
-            with self.autocast():
-                _, _, _, _, real_A_z = self.disA(real_A)
-                _, _, _, _, real_B_z = self.disB(real_B)
-                out_B = self.gen2B(paddle.concat([real_A_z, real_B_z]))
-                out_A = self.gen2A(paddle.concat([real_B_z, real_A_z]))
-                fake_A2B, fake_B2B = out_B[:n], out_B[n:]
-                fake_B2A, fake_A2A = out_A[:n], out_A[n:]
+        fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, fake_A_z = self.disA(fake_B2A)
+        fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, fake_B_z = self.disB(fake_A2B)
+        fake_B2A2B = self.gen2B(fake_A_z)
+        fake_A2B2A = self.gen2A(fake_B_z)
 
-                fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, fake_A_z = self.disA(fake_B2A)
-                fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, fake_B_z = self.disB(fake_A2B)
-                fake_B2A2B = self.gen2B(fake_A_z)
-                fake_A2B2A = self.gen2A(fake_B_z)
+        # L_gan for G: the three heads on the fakes, towards 1
+        G_ad_loss_GA = mse_to(fake_GA_logit, 1)
+        G_ad_loss_LA = mse_to(fake_LA_logit, 1)
+        G_ad_loss_GB = mse_to(fake_GB_logit, 1)
+        G_ad_loss_LB = mse_to(fake_LB_logit, 1)
+        G_ad_cam_loss_A = mse_to(fake_A_cam_logit, 1)
+        G_ad_cam_loss_B = mse_to(fake_B_cam_logit, 1)
 
-                # L_gan for G: the three heads on the fakes, towards 1
-                G_ad_loss_GA = mse_to(fake_GA_logit, 1)
-                G_ad_loss_LA = mse_to(fake_LA_logit, 1)
-                G_ad_loss_GB = mse_to(fake_GB_logit, 1)
-                G_ad_loss_LB = mse_to(fake_LB_logit, 1)
-                G_ad_cam_loss_A = mse_to(fake_A_cam_logit, 1)
-                G_ad_cam_loss_B = mse_to(fake_B_cam_logit, 1)
+        # L_cycle (through the other domain and back) and L_recon (decoding one's own
+        # code): L1 to the input
+        G_cycle_loss_A = F.l1_loss(fake_A2B2A, x.real_A)
+        G_cycle_loss_B = F.l1_loss(fake_B2A2B, x.real_B)
+        G_recon_loss_A = F.l1_loss(fake_A2A, x.real_A)
+        G_recon_loss_B = F.l1_loss(fake_B2B, x.real_B)
 
-                # L_cycle (through the other domain and back) and L_recon (decoding one's own
-                # code): L1 to the input
-                G_cycle_loss_A = F.l1_loss(fake_A2B2A, real_A)
-                G_cycle_loss_B = F.l1_loss(fake_B2A2B, real_B)
-                G_recon_loss_A = F.l1_loss(fake_A2A, real_A)
-                G_recon_loss_B = F.l1_loss(fake_B2B, real_B)
-
-                # the full objective: lambda_1 L_gan + lambda_2 L_cycle + lambda_3 L_recon
-                G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_A + G_ad_loss_LA)
-                G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_B + G_ad_loss_LB)
-                G_loss_A = (G_ad_loss_A + w.cycle_weight * G_cycle_loss_A
-                            + w.recon_weight * G_recon_loss_A)
-                G_loss_B = (G_ad_loss_B + w.cycle_weight * G_cycle_loss_B
-                            + w.recon_weight * G_recon_loss_B)
-                G_loss = G_loss_A + G_loss_B
-            self.backward_and_step(G_loss, "G")
-        finally:
-            set_requires_grad(self.discriminators, True)
-
-        return {"D_loss": D_loss, "G_loss": G_loss, "D_loss_A": D_loss_A, "D_loss_B": D_loss_B,
+        G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_A + G_ad_loss_LA)
+        G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_B + G_ad_loss_LB)
+        G_loss_A = (G_ad_loss_A + w.cycle_weight * G_cycle_loss_A
+                    + w.recon_weight * G_recon_loss_A)
+        G_loss_B = (G_ad_loss_B + w.cycle_weight * G_cycle_loss_B
+                    + w.recon_weight * G_recon_loss_B)
+        return {"G_loss": G_loss_A + G_loss_B,
                 "G_ad_loss_A": G_ad_loss_A, "G_ad_loss_B": G_ad_loss_B,
                 "G_cycle_loss_A": G_cycle_loss_A, "G_cycle_loss_B": G_cycle_loss_B,
                 "G_recon_loss_A": G_recon_loss_A, "G_recon_loss_B": G_recon_loss_B}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ import paddle.nn as nn
 from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.losses import hinge_d_loss, hinge_g_loss
-from ppugatit.models.base import GANModel, set_requires_grad
+from ppugatit.models.base import GANModel
 from ppugatit.networks.sagan import (Discriminator, Generator, fixed_singular_vectors,
                                      spectral_norms)
 from ppugatit.shape_walk import Probe, pictures
@@ -129,46 +130,40 @@ class SAGAN(GANModel):
         return paddle.to_tensor(rng.standard_normal((n, self.cfg.model.z_dim), dtype=np.float32))
 
     # training
-    def d_step(self, real: paddle.Tensor, z: paddle.Tensor) -> dict[str, paddle.Tensor]:
-        """The reference's D update: D on real, then on G(z), hinge loss, Adam step.
-
-        G runs without gradient: the reference back-propagates into G here too but discards
-        those gradients. The order matters: each D forward is a power iteration.
-        """
-        with self.autocast():
-            real_logit = self.D(real)[0]
-            with paddle.no_grad():
-                fake = self.G(z)[0]
-            fake_logit = self.D(fake)[0]
-            # the paper's hinge loss for D: relu(1 - D(x)) + relu(1 + D(G(z)))
-            D_loss_real, D_loss_fake = hinge_d_loss(real_logit, fake_logit)
-            D_loss = D_loss_real + D_loss_fake
-        self.backward_and_step(D_loss, "D")
-        return {"D_loss": D_loss, "D_loss_real": D_loss_real, "D_loss_fake": D_loss_fake,
-                "D_out_real": real_logit.detach().mean(), "D_out_fake": fake_logit.detach().mean()}
-
-    def g_step(self, z: paddle.Tensor) -> dict[str, paddle.Tensor]:
-        """The reference's G update with -D(G(z)).mean(); D's own gradient is not computed (the
-        reference computes and discards it)."""
-        set_requires_grad([self.D], False)
-        try:
-            with self.autocast():
-                # and for G: -D(G(z))
-                G_loss = hinge_g_loss(self.D(self.G(z)[0])[0])
-            self.backward_and_step(G_loss, "G")
-        finally:
-            set_requires_grad([self.D], True)
-        return {"G_loss": G_loss}
-
-    def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
+    def step_inputs(self, batch: dict[str, paddle.Tensor]) -> SimpleNamespace:
+        """The batch and this iteration's two noise draws (a pure function of the seed)."""
         self.iteration += 1
-        real = batch["real"]
-        n = real.shape[0]
-        losses = self.d_step(real, self._noise(n, self.iteration, 1))
-        losses.update(self.g_step(self._noise(n, self.iteration, 2)))
-        losses["gamma_G_attn1"] = self.G.attn1.gamma.detach().reshape([])
-        losses["gamma_G_attn2"] = self.G.attn2.gamma.detach().reshape([])
-        return losses
+        n = batch["real"].shape[0]
+        return SimpleNamespace(real=batch["real"], z_d=self._noise(n, self.iteration, 1),
+                               z_g=self._noise(n, self.iteration, 2))
+
+    def updates(self) -> list:
+        """The reference's D update, then its G update with D frozen (the reference computes
+        D's gradient there and discards it). The order matters: each D forward is a power
+        iteration."""
+        return [("D", self.D_losses, []), ("G", self.G_losses, [self.D])]
+
+    def D_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """The paper's hinge loss for D: relu(1 - D(x)) + relu(1 + D(G(z))), D on real, then
+        on G(z). G runs without gradient: the reference back-propagates into G here too but
+        discards those gradients."""
+        real_logit = self.D(x.real)[0]
+        with paddle.no_grad():
+            fake = self.G(x.z_d)[0]
+        fake_logit = self.D(fake)[0]
+        D_loss_real, D_loss_fake = hinge_d_loss(real_logit, fake_logit)
+        return {"D_loss": D_loss_real + D_loss_fake, "D_loss_real": D_loss_real,
+                "D_loss_fake": D_loss_fake, "D_out_real": real_logit.detach().mean(),
+                "D_out_fake": fake_logit.detach().mean()}
+
+    def G_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """And for G: -D(G(z)).mean()."""
+        return {"G_loss": hinge_g_loss(self.D(self.G(x.z_g)[0])[0])}
+
+    def after_step(self) -> dict[str, paddle.Tensor]:
+        """The attention gammas, logged as the reference logs them."""
+        return {"gamma_G_attn1": self.G.attn1.gamma.detach().reshape([]),
+                "gamma_G_attn2": self.G.attn2.gamma.detach().reshape([])}
 
     # pictures
     @paddle.no_grad()

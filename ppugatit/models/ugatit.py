@@ -1,6 +1,8 @@
 """U-GAT-IT: the official training step, with the official losses and their weights."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -10,7 +12,7 @@ from ppugatit.errors import ConfigError
 from ppugatit.kernels import cpu as kernels
 from ppugatit.layers import clip_rho, spectral_norm_groups
 from ppugatit.losses import bce_to, mse_to
-from ppugatit.models.base import GANModel, set_requires_grad
+from ppugatit.models.base import GANModel
 from ppugatit.networks.ugatit import VARIANTS, Discriminator, ResnetGenerator
 from ppugatit.shape_walk import Probe, pictures, same_size
 from ppugatit.visual import panel_grid, seven_panels, to_uint8
@@ -125,111 +127,109 @@ class UGATIT(GANModel):
         self.make_optimizer("D", self.discriminators, opt.lr, (opt.beta1, opt.beta2),
                             opt.weight_decay)
 
-    def train_step(self, batch: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
-        """One official step: D update, then G update, then rho clipping.
+    def step_inputs(self, batch: dict[str, paddle.Tensor]) -> SimpleNamespace:
+        """The batch and the generators' forwards both updates read.
 
         Against the official order: ``genB2A([real_B; real_A])`` is the official fake_B2A and
         fake_A2A, computed once for both updates (G does not change in between; every
-        normalisation is per sample), and likewise ``genA2B([real_A; real_B])``; each D sees
-        real then fake (:func:`real_and_fake`); D is frozen in the G update, whose gradient for
-        it the official code computes and discards. The numbers are the official ones up to
-        float32 rounding. The losses are the paper's, their weights lambda_1..4.
+        normalisation is per sample), and likewise ``genA2B([real_A; real_B])``. The numbers
+        are the official ones up to float32 rounding.
         """
+        x = SimpleNamespace(real_A=batch["A"], real_B=batch["B"])
+        n = x.real_A.shape[0]
+        out_A, cam_A, _ = self.genB2A(paddle.concat([x.real_B, x.real_A]))
+        out_B, cam_B, _ = self.genA2B(paddle.concat([x.real_A, x.real_B]))
+        x.fake_B2A, x.fake_A2A = out_A[:n], out_A[n:]
+        x.fake_A2B, x.fake_B2B = out_B[:n], out_B[n:]
+        x.fake_B2A_cam_logit, x.fake_A2A_cam_logit = cam_A[:n], cam_A[n:]
+        x.fake_A2B_cam_logit, x.fake_B2B_cam_logit = cam_B[:n], cam_B[n:]
+        return x
+
+    def updates(self) -> list:
+        """D, then G with the discriminators frozen (the official code computes their
+        gradient in the G update and discards it)."""
+        return [("D", self.D_losses, []), ("G", self.G_losses, self.discriminators)]
+
+    def D_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """The paper's L_lsgan for D, on the logits and on the CAM logits (its L_cam^D), each
+        D seeing real then fake (:func:`real_and_fake`), weighted lambda_1."""
         w = self.cfg.loss
-        real_A, real_B = batch["A"], batch["B"]
-        n = real_A.shape[0]
+        fake_A, fake_B = x.fake_B2A.detach(), x.fake_A2B.detach()
+        (real_GA_logit, fake_GA_logit), (real_GA_cam_logit, fake_GA_cam_logit) = \
+            real_and_fake(self.disGA, x.real_A, fake_A)
+        (real_LA_logit, fake_LA_logit), (real_LA_cam_logit, fake_LA_cam_logit) = \
+            real_and_fake(self.disLA, x.real_A, fake_A)
+        (real_GB_logit, fake_GB_logit), (real_GB_cam_logit, fake_GB_cam_logit) = \
+            real_and_fake(self.disGB, x.real_B, fake_B)
+        (real_LB_logit, fake_LB_logit), (real_LB_cam_logit, fake_LB_cam_logit) = \
+            real_and_fake(self.disLB, x.real_B, fake_B)
 
-        with self.autocast():
-            out_A, cam_A, _ = self.genB2A(paddle.concat([real_B, real_A]))
-            out_B, cam_B, _ = self.genA2B(paddle.concat([real_A, real_B]))
-        fake_B2A, fake_A2A = out_A[:n], out_A[n:]
-        fake_A2B, fake_B2B = out_B[:n], out_B[n:]
-        fake_B2A_cam_logit, fake_A2A_cam_logit = cam_A[:n], cam_A[n:]
-        fake_A2B_cam_logit, fake_B2B_cam_logit = cam_B[:n], cam_B[n:]
+        D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
+        D_ad_cam_loss_GA = mse_to(real_GA_cam_logit, 1) + mse_to(fake_GA_cam_logit, 0)
+        D_ad_loss_LA = mse_to(real_LA_logit, 1) + mse_to(fake_LA_logit, 0)
+        D_ad_cam_loss_LA = mse_to(real_LA_cam_logit, 1) + mse_to(fake_LA_cam_logit, 0)
+        D_ad_loss_GB = mse_to(real_GB_logit, 1) + mse_to(fake_GB_logit, 0)
+        D_ad_cam_loss_GB = mse_to(real_GB_cam_logit, 1) + mse_to(fake_GB_cam_logit, 0)
+        D_ad_loss_LB = mse_to(real_LB_logit, 1) + mse_to(fake_LB_logit, 0)
+        D_ad_cam_loss_LB = mse_to(real_LB_cam_logit, 1) + mse_to(fake_LB_cam_logit, 0)
 
-        # D update
-        with self.autocast():
-            fake_A, fake_B = fake_B2A.detach(), fake_A2B.detach()
-            (real_GA_logit, fake_GA_logit), (real_GA_cam_logit, fake_GA_cam_logit) = \
-                real_and_fake(self.disGA, real_A, fake_A)
-            (real_LA_logit, fake_LA_logit), (real_LA_cam_logit, fake_LA_cam_logit) = \
-                real_and_fake(self.disLA, real_A, fake_A)
-            (real_GB_logit, fake_GB_logit), (real_GB_cam_logit, fake_GB_cam_logit) = \
-                real_and_fake(self.disGB, real_B, fake_B)
-            (real_LB_logit, fake_LB_logit), (real_LB_cam_logit, fake_LB_cam_logit) = \
-                real_and_fake(self.disLB, real_B, fake_B)
+        D_loss_A = w.adv_weight * (D_ad_loss_GA + D_ad_cam_loss_GA + D_ad_loss_LA
+                                   + D_ad_cam_loss_LA)
+        D_loss_B = w.adv_weight * (D_ad_loss_GB + D_ad_cam_loss_GB + D_ad_loss_LB
+                                   + D_ad_cam_loss_LB)
+        return {"D_loss": D_loss_A + D_loss_B, "D_loss_A": D_loss_A, "D_loss_B": D_loss_B}
 
-            # L_lsgan for D, on the logits and on the CAM logits (the paper's L_cam^D)
-            D_ad_loss_GA = mse_to(real_GA_logit, 1) + mse_to(fake_GA_logit, 0)
-            D_ad_cam_loss_GA = mse_to(real_GA_cam_logit, 1) + mse_to(fake_GA_cam_logit, 0)
-            D_ad_loss_LA = mse_to(real_LA_logit, 1) + mse_to(fake_LA_logit, 0)
-            D_ad_cam_loss_LA = mse_to(real_LA_cam_logit, 1) + mse_to(fake_LA_cam_logit, 0)
-            D_ad_loss_GB = mse_to(real_GB_logit, 1) + mse_to(fake_GB_logit, 0)
-            D_ad_cam_loss_GB = mse_to(real_GB_cam_logit, 1) + mse_to(fake_GB_cam_logit, 0)
-            D_ad_loss_LB = mse_to(real_LB_logit, 1) + mse_to(fake_LB_logit, 0)
-            D_ad_cam_loss_LB = mse_to(real_LB_cam_logit, 1) + mse_to(fake_LB_cam_logit, 0)
+    def G_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """The full objective lambda_1 L_lsgan + lambda_2 L_cycle + lambda_3 L_identity +
+        lambda_4 L_cam, lambda = (1, 10, 10, 1000) by default."""
+        w = self.cfg.loss
+        fake_A2B2A, _, _ = self.genB2A(x.fake_A2B)
+        fake_B2A2B, _, _ = self.genA2B(x.fake_B2A)
 
-            D_loss_A = w.adv_weight * (D_ad_loss_GA + D_ad_cam_loss_GA + D_ad_loss_LA
-                                       + D_ad_cam_loss_LA)
-            D_loss_B = w.adv_weight * (D_ad_loss_GB + D_ad_cam_loss_GB + D_ad_loss_LB
-                                       + D_ad_cam_loss_LB)
-            D_loss = D_loss_A + D_loss_B
-        self.backward_and_step(D_loss, "D")
+        fake_GA_logit, fake_GA_cam_logit, _ = self.disGA(x.fake_B2A)
+        fake_LA_logit, fake_LA_cam_logit, _ = self.disLA(x.fake_B2A)
+        fake_GB_logit, fake_GB_cam_logit, _ = self.disGB(x.fake_A2B)
+        fake_LB_logit, fake_LB_cam_logit, _ = self.disLB(x.fake_A2B)
 
-        # G update
-        set_requires_grad(self.discriminators, False)
-        try:
-            with self.autocast():
-                fake_A2B2A, _, _ = self.genB2A(fake_A2B)
-                fake_B2A2B, _, _ = self.genA2B(fake_B2A)
+        # L_lsgan for G: each D's logits and CAM logits on the fakes, towards 1
+        G_ad_loss_GA = mse_to(fake_GA_logit, 1)
+        G_ad_cam_loss_GA = mse_to(fake_GA_cam_logit, 1)
+        G_ad_loss_LA = mse_to(fake_LA_logit, 1)
+        G_ad_cam_loss_LA = mse_to(fake_LA_cam_logit, 1)
+        G_ad_loss_GB = mse_to(fake_GB_logit, 1)
+        G_ad_cam_loss_GB = mse_to(fake_GB_cam_logit, 1)
+        G_ad_loss_LB = mse_to(fake_LB_logit, 1)
+        G_ad_cam_loss_LB = mse_to(fake_LB_cam_logit, 1)
 
-                fake_GA_logit, fake_GA_cam_logit, _ = self.disGA(fake_B2A)
-                fake_LA_logit, fake_LA_cam_logit, _ = self.disLA(fake_B2A)
-                fake_GB_logit, fake_GB_cam_logit, _ = self.disGB(fake_A2B)
-                fake_LB_logit, fake_LB_cam_logit, _ = self.disLB(fake_A2B)
+        # L_cycle and L_identity: L1 to the input
+        G_recon_loss_A = F.l1_loss(fake_A2B2A, x.real_A)
+        G_recon_loss_B = F.l1_loss(fake_B2A2B, x.real_B)
+        G_identity_loss_A = F.l1_loss(x.fake_A2A, x.real_A)
+        G_identity_loss_B = F.l1_loss(x.fake_B2B, x.real_B)
 
-                # L_lsgan for G: each D's logits and CAM logits on the fakes, towards 1
-                G_ad_loss_GA = mse_to(fake_GA_logit, 1)
-                G_ad_cam_loss_GA = mse_to(fake_GA_cam_logit, 1)
-                G_ad_loss_LA = mse_to(fake_LA_logit, 1)
-                G_ad_cam_loss_LA = mse_to(fake_LA_cam_logit, 1)
-                G_ad_loss_GB = mse_to(fake_GB_logit, 1)
-                G_ad_cam_loss_GB = mse_to(fake_GB_cam_logit, 1)
-                G_ad_loss_LB = mse_to(fake_LB_logit, 1)
-                G_ad_cam_loss_LB = mse_to(fake_LB_cam_logit, 1)
+        # L_cam for G: the generator's CAM tells the source domain from the target
+        G_cam_loss_A = bce_to(x.fake_B2A_cam_logit, 1) + bce_to(x.fake_A2A_cam_logit, 0)
+        G_cam_loss_B = bce_to(x.fake_A2B_cam_logit, 1) + bce_to(x.fake_B2B_cam_logit, 0)
 
-                # L_cycle and L_identity: L1 to the input
-                G_recon_loss_A = F.l1_loss(fake_A2B2A, real_A)
-                G_recon_loss_B = F.l1_loss(fake_B2A2B, real_B)
-                G_identity_loss_A = F.l1_loss(fake_A2A, real_A)
-                G_identity_loss_B = F.l1_loss(fake_B2B, real_B)
-
-                # L_cam for G: the generator's CAM tells the source domain from the target
-                G_cam_loss_A = bce_to(fake_B2A_cam_logit, 1) + bce_to(fake_A2A_cam_logit, 0)
-                G_cam_loss_B = bce_to(fake_A2B_cam_logit, 1) + bce_to(fake_B2B_cam_logit, 0)
-
-                # the full objective: lambda_1 L_lsgan + lambda_2 L_cycle + lambda_3 L_identity
-                # + lambda_4 L_cam, lambda = (1, 10, 10, 1000)
-                G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_GA + G_ad_loss_LA
-                                              + G_ad_cam_loss_LA)
-                G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_GB + G_ad_loss_LB
-                                              + G_ad_cam_loss_LB)
-                G_loss_A = (G_ad_loss_A + w.cycle_weight * G_recon_loss_A
-                            + w.identity_weight * G_identity_loss_A + w.cam_weight * G_cam_loss_A)
-                G_loss_B = (G_ad_loss_B + w.cycle_weight * G_recon_loss_B
-                            + w.identity_weight * G_identity_loss_B + w.cam_weight * G_cam_loss_B)
-                G_loss = G_loss_A + G_loss_B
-            self.backward_and_step(G_loss, "G")
-        finally:
-            set_requires_grad(self.discriminators, True)
-        for g in self.generators:
-            clip_rho(g)
-
-        return {"D_loss": D_loss, "G_loss": G_loss, "D_loss_A": D_loss_A, "D_loss_B": D_loss_B,
+        G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_GA + G_ad_loss_LA
+                                      + G_ad_cam_loss_LA)
+        G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_GB + G_ad_loss_LB
+                                      + G_ad_cam_loss_LB)
+        G_loss_A = (G_ad_loss_A + w.cycle_weight * G_recon_loss_A
+                    + w.identity_weight * G_identity_loss_A + w.cam_weight * G_cam_loss_A)
+        G_loss_B = (G_ad_loss_B + w.cycle_weight * G_recon_loss_B
+                    + w.identity_weight * G_identity_loss_B + w.cam_weight * G_cam_loss_B)
+        return {"G_loss": G_loss_A + G_loss_B,
                 "G_ad_loss_A": G_ad_loss_A, "G_ad_loss_B": G_ad_loss_B,
                 "G_cam_loss_A": G_cam_loss_A, "G_cam_loss_B": G_cam_loss_B,
                 "G_recon_loss_A": G_recon_loss_A, "G_recon_loss_B": G_recon_loss_B,
                 "G_identity_loss_A": G_identity_loss_A, "G_identity_loss_B": G_identity_loss_B}
+
+    def after_step(self) -> dict:
+        """The official rho clipping, after both updates."""
+        for g in self.generators:
+            clip_rho(g)
+        return {}
 
     @paddle.no_grad()
     def visualize(self, batch: dict[str, paddle.Tensor]) -> dict:
