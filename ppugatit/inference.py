@@ -145,27 +145,39 @@ def _write(path: str, image: np.ndarray, summary: Summary, stream: TextIO) -> bo
     return True
 
 
-def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, output: str,
-                    batch_size: int = 1, heatmap: bool = False, keep_size: bool = False,
-                    back: Runner | None = None, stream: TextIO | None = None,
-                    faces: FaceCrop | None = None, pipeline: Pipeline | None = None) -> Summary:
-    """Translate ``inputs`` (from :func:`collect_inputs`) into ``output``.
+@dataclass(frozen=True)
+class Options:
+    """How pictures are translated and written: what ``tools/infer.py``'s and deploy's options
+    say, in one place.
 
-    Each translation goes to ``output/<name>``; with ``heatmap`` the CAM heatmap blended over
-    the input goes to ``<stem>_heatmap<ext>``; with ``back`` (the other direction's runner)
-    the official seven-panel column goes to ``<stem>_grid<ext>``, at img_size. A file that
-    cannot be read or written is named on ``stream`` and skipped. Raises if nothing was
-    translated.
-
-    With ``faces`` (:mod:`ppugatit.face`) the network sees the face crop instead of the whole
-    picture (a picture without a face is named on ``stream`` and translated whole); further
-    faces go to ``<stem>_face2<ext>`` ...; with its ``paste_back`` the result is the photo with
-    the translated crops pasted in, at the photo's size. ``keep_size`` then means the crop's
-    size. ``pipeline`` (:mod:`ppugatit.pipelines`; ours by default) resizes each picture for
+    The network sees ``img_size`` pictures, ``batch_size`` at a time. With ``heatmap`` the CAM
+    heatmap blended over the input goes to ``<stem>_heatmap<ext>``; ``keep_size`` writes the
+    translation at the input's size. With ``faces`` (:mod:`ppugatit.face`) the network sees the
+    face crop instead of the whole picture (a picture without a face is named and translated
+    whole); further faces go to ``<stem>_face2<ext>`` ...; with its ``paste_back`` the result
+    is the photo with the translated crops pasted in, at the photo's size, and ``keep_size``
+    means the crop's size. ``pipeline`` (:mod:`ppugatit.pipelines`) resizes each picture for
     the network and turns its outputs into pixels.
     """
+
+    img_size: int
+    batch_size: int = 1
+    heatmap: bool = False
+    keep_size: bool = False
+    faces: FaceCrop | None = None
+    pipeline: Pipeline = field(default_factory=lambda: PIPELINES["ours"])
+
+
+def translate_files(inputs: list[tuple[str, str]], run: Runner, output: str, options: Options,
+                    back: Runner | None = None, stream: TextIO | None = None) -> Summary:
+    """Translate ``inputs`` (from :func:`collect_inputs`) into ``output/<name>`` as
+    ``options`` say; with ``back`` (the other direction's runner) the official seven-panel
+    column goes to ``<stem>_grid<ext>``, at img_size. A file that cannot be read or written is
+    named on ``stream`` and skipped. Raises if nothing was translated."""
     stream = stream or sys.stderr
-    pipeline = pipeline or PIPELINES["ours"]
+    img_size, batch_size, heatmap, keep_size, faces, pipeline = (
+        options.img_size, options.batch_size, options.heatmap, options.keep_size,
+        options.faces, options.pipeline)
     pixels = pipeline.to_uint8
     if batch_size < 1:
         raise InferenceError(f"--batch-size must be at least 1, got {batch_size}")
@@ -234,10 +246,8 @@ def translate_files(inputs: list[tuple[str, str]], run: Runner, img_size: int, o
     return summary
 
 
-def translate_inputs(source: str, run: Runner, img_size: int, output: str,
-                     batch_size: int = 1, heatmap: bool = False, keep_size: bool = False,
+def translate_inputs(source: str, run: Runner, output: str, options: Options,
                      back: Runner | None = None, stream: TextIO | None = None,
-                     faces: FaceCrop | None = None, pipeline: Pipeline | None = None,
                      what: str = "translated") -> str:
     """What ``tools/infer.py`` and deploy do with ``--input``: pictures through
     :func:`translate_files`, videos through :func:`ppugatit.video.translate_video` (each
@@ -245,17 +255,17 @@ def translate_inputs(source: str, run: Runner, img_size: int, output: str,
     inputs = collect_inputs(source, videos=True)
     videos = [(src, name) for src, name in inputs if is_video(src)]
     pictures = [(src, name) for src, name in inputs if not is_video(src)]
-    if videos and (heatmap or back is not None):
+    if videos and (options.heatmap or back is not None):
         raise InferenceError("--heatmap and --grid are for pictures; translate the videos "
                              f"({videos[0][0]}, ...) without them")
     lines = []
     if pictures:
-        summary = translate_files(pictures, run, img_size, output, batch_size, heatmap,
-                                  keep_size, back, stream, faces, pipeline)
+        summary = translate_files(pictures, run, output, options, back, stream)
         lines.append(summary.line(what, output))
     if videos:
-        lines.append(translate_videos(videos, run, img_size, output, batch_size, faces,
-                                      pipeline or PIPELINES["ours"], stream))
+        lines.append(translate_videos(videos, run, options.img_size, output,
+                                      options.batch_size, options.faces, options.pipeline,
+                                      stream))
     return "; ".join(lines)
 
 
@@ -321,6 +331,7 @@ def _infer(weights, output, source, config, overrides, direction, heatmap, grid,
                              f"got '{direction}'")
     run = dygraph_runner(model.translator(direction))
     back = dygraph_runner(model.translator(other_direction(model, direction))) if grid else None
-    return translate_inputs(source, run, model.cfg.model.img_size, output, batch_size, heatmap,
-                            keep_size, back, stream, faces, pipeline_for(model.cfg, pipeline),
+    options = Options(model.cfg.model.img_size, batch_size, heatmap, keep_size, faces,
+                      pipeline_for(model.cfg, pipeline))
+    return translate_inputs(source, run, output, options, back, stream,
                             f"translated ({direction})")

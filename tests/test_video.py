@@ -18,7 +18,8 @@ from conftest import FIXTURES, ROOT
 from helpers.clips import RATE, face_frames, read_clip, write_clip
 from ppugatit.data.image_io import read_image, write_image
 from ppugatit.face import FaceCrop, detect_faces
-from ppugatit.inference import dygraph_runner, load_model, translate_files, translate_inputs
+from ppugatit.inference import (Options, dygraph_runner, load_model, translate_files,
+                                translate_inputs)
 from ppugatit.pipelines import PIPELINES
 from ppugatit.video import FaceTrack, VideoError, upright, translate_video, frame_translator
 
@@ -34,7 +35,7 @@ def runner():
 def test_a_clip_keeps_its_frames_rate_and_sound(tmp_path, runner):
     src = str(tmp_path / "clip.mp4")
     write_clip(src, face_frames(24), fps=24)
-    line = translate_inputs(src, runner, 64, str(tmp_path / "out"))
+    line = translate_inputs(src, runner, str(tmp_path / "out"), Options(64))
     assert "translated 1 video(s), 24 frames" in line
     frames, rate, sound = read_clip(str(tmp_path / "out" / "clip.mp4"))
     source_frames, _, source_sound = read_clip(src)
@@ -50,7 +51,7 @@ def test_a_clip_keeps_its_frames_rate_and_sound(tmp_path, runner):
     for i in (0, 11, 23):
         write_image(str(pictures / f"{i:02d}.png"), source_frames[i])
     translate_files([(str(pictures / f"{i:02d}.png"), f"{i:02d}.png") for i in (0, 11, 23)],
-                    runner, 64, str(tmp_path / "as_pictures"), keep_size=True)
+                    runner, str(tmp_path / "as_pictures"), Options(64, keep_size=True))
     for i in (0, 11, 23):
         expected = read_image(str(tmp_path / "as_pictures" / f"{i:02d}.png")).astype(int)
         assert np.abs(frames[i].astype(int) - expected).mean() < 3  # H.264 at crf 18
@@ -88,8 +89,8 @@ def test_face_crop_with_paste_back_keeps_the_frame_and_says_how_many_had_a_face(
     write_clip(src, face_frames(12), audio=False)
     messages = tmp_path / "log.txt"
     with open(messages, "w") as stream:
-        translate_inputs(src, runner, 64, str(tmp_path / "out"), faces=FaceCrop(False, True),
-                         stream=stream)
+        translate_inputs(src, runner, str(tmp_path / "out"),
+                         Options(64, faces=FaceCrop(False, True)), stream=stream)
     assert "face found in 12/12 frames, box jitter" in messages.read_text()
     frames, _, sound = read_clip(str(tmp_path / "out" / "talk.mp4"))
     assert len(frames) == 12 and frames[0].shape == (300, 400, 3) and sound is None
@@ -101,7 +102,7 @@ def test_a_gif_stays_a_gif_with_its_frame_times(tmp_path, runner):
     src = tmp_path / "anim.gif"
     pictures = [Image.fromarray(f[::4, ::4]) for f in face_frames(5)]
     pictures[0].save(src, save_all=True, append_images=pictures[1:], duration=80, loop=0)
-    translate_inputs(str(src), runner, 64, str(tmp_path / "out"))
+    translate_inputs(str(src), runner, str(tmp_path / "out"), Options(64))
     with Image.open(tmp_path / "out" / "anim.gif") as out:
         assert out.n_frames == 5 and out.info["duration"] == 80
         assert out.size == (100, 75)
@@ -112,7 +113,7 @@ def test_a_folder_mixes_pictures_and_videos(tmp_path, runner):
     folder.mkdir()
     write_clip(str(folder / "clip.mov"), face_frames(4), audio=False)
     write_image(str(folder / "photo.png"), face_frames(1)[0])
-    line = translate_inputs(str(folder), runner, 64, str(tmp_path / "out"))
+    line = translate_inputs(str(folder), runner, str(tmp_path / "out"), Options(64))
     assert sorted(os.listdir(tmp_path / "out")) == ["clip.mp4", "photo.png"]
     assert "1 image(s)" in line and "1 video(s), 4 frames" in line
 
@@ -128,7 +129,7 @@ def test_variable_frame_rate_keeps_every_frame(tmp_path, runner):
             frame.pts, frame.time_base = pts, Fraction(1, 30)
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
-    translate_inputs(src, runner, 64, str(tmp_path / "out"))
+    translate_inputs(src, runner, str(tmp_path / "out"), Options(64))
     frames, _, _ = read_clip(str(tmp_path / "out" / "vfr.mp4"))
     assert len(frames) == 8
 

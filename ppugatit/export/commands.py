@@ -69,7 +69,7 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
                    direction: str | None = None) -> str:
     """``deploy/python/infer.py``: what ``tools/infer.py`` does, with an exported model
     (``model_dir`` a folder, or an .onnx file) under Paddle Inference or ONNX Runtime."""
-    from ppugatit.inference import sample_files, translate_inputs
+    from ppugatit.inference import Options, sample_files, translate_inputs
 
     if choose_runtime(model_dir, runtime) == "paddle":
         device = resolve_device(device)  # the predictor's own config places it
@@ -93,9 +93,9 @@ def infer_exported(model_dir: str, output: str, source: str | None = None,
     if heatmap and "heatmap" not in meta["outputs"]:
         raise InferenceError(f"--heatmap: {model_dir} was exported without the heatmap; "
                              f"export again with --with-heatmap")
-    return translate_inputs(source, predictor, int(meta["img_size"]), output, batch_size,
-                            heatmap, keep_size, None, stream, faces,
-                            PIPELINES[meta.get("pipeline", "ours")],
+    options = Options(int(meta["img_size"]), batch_size, heatmap, keep_size, faces,
+                      PIPELINES[meta.get("pipeline", "ours")])
+    return translate_inputs(source, predictor, output, options, None, stream,
                             f"translated ({meta['direction']})")
 
 
