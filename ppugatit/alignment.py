@@ -21,7 +21,8 @@ from ppugatit.config import build_config
 from ppugatit.weights.layout import convert_official, model_to_official, paddle_to_official
 from ppugatit.device import Runtime
 from ppugatit.errors import DataError
-from ppugatit.models import MODELS
+from ppugatit.models.descriptions import DESCRIPTIONS
+from ppugatit.models.table import MODELS
 from ppugatit.weights.pytorch import model_name_for_networks
 
 RESULT_SECTIONS = ("eval_forward", "train_forward", "step", "trajectory", "after")
@@ -123,36 +124,19 @@ def compare(key: str, ref: np.ndarray, ours: np.ndarray | None, fixture: dict,
     return Row(key, diff, tol, diff <= tol)
 
 
-# the fixture's setup: its config/ keys -> ours, with their types (and a default where
-# older fixtures lack the key); fixed settings after
-_WEIGHTS = [("adv_weight", "loss.adv_weight", float), ("cycle_weight", "loss.cycle_weight", float)]
-_OPTIM = [("lr", "optimizer.lr", float), ("weight_decay", "optimizer.weight_decay", float)]
-_SIZES = [("light", "model.light", bool), ("ch", "model.ch", int), ("n_res", "model.n_res", int),
-          ("img_size", "model.img_size", int)]
-FIXTURE_KEYS = {
-    "ugatit": _SIZES + _OPTIM + _WEIGHTS + [
-        ("n_dis_global", "model.n_dis_global", int, 7),
-        ("n_dis_local", "model.n_dis_local", int, 5),
-        ("identity_weight", "loss.identity_weight", float),
-        ("cam_weight", "loss.cam_weight", float)],
-    "nicegan": _SIZES + _OPTIM + _WEIGHTS + [
-        ("n_dis", "model.n_dis", int), ("recon_weight", "loss.recon_weight", float)],
-    "sagan": [("image_size", "model.img_size", int), ("conv_dim", "model.conv_dim", int),
-              ("z_dim", "model.z_dim", int), ("g_lr", "optimizer.lr", float),
-              ("d_lr", "optimizer.d_lr", float), ("beta1", "optimizer.beta1", float),
-              ("beta2", "optimizer.beta2", float)],
-}
-FIXED = {"sagan": {"optimizer.weight_decay": 0.0, "optimizer.decay_flag": False}}
 # a trajectory fixture's schedule: its length and whether lr decays over the second half
 _SCHEDULE = [("iterations", "train.iterations", int), ("decay_flag", "optimizer.decay_flag", bool)]
 
 
 def _fixture_overrides(name: str, fixture: dict) -> dict:
+    """The fixture's setup: its config/ keys (the official options, as the model's description
+    names them) -> ours, then the settings the official code has no option for."""
+    described = DESCRIPTIONS[name]
     over = {"model.name": name}
-    for theirs, ours, kind, *default in FIXTURE_KEYS[name]:
+    for theirs, ours, kind, *default in described.official_options:
         key = f"config/{theirs}"
         over[ours] = kind(fixture[key].item() if key in fixture or not default else default[0])
-    over.update(FIXED.get(name, {}))
+    over.update(described.official_fixed)
     for theirs, ours, kind in _SCHEDULE:
         if f"config/{theirs}" in fixture:
             over[ours] = kind(fixture[f"config/{theirs}"].item())

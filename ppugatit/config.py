@@ -17,8 +17,9 @@ from typing import Any, Iterable
 
 import yaml
 
-from ppugatit.defaults import AT_LEAST, COMMON, MODEL_DEFAULTS, NULLABLE
+from ppugatit.defaults import AT_LEAST, COMMON, NULLABLE
 from ppugatit.errors import ConfigError
+from ppugatit.models.descriptions import DESCRIPTIONS
 
 
 class AttrDict(dict):
@@ -140,12 +141,12 @@ def parse_overrides(items: Iterable[str]) -> dict:
 
 
 def model_defaults(name: str) -> dict:
-    if name not in MODEL_DEFAULTS:
-        near = difflib.get_close_matches(name, list(MODEL_DEFAULTS), n=1, cutoff=0.0)
+    if name not in DESCRIPTIONS:
+        near = difflib.get_close_matches(name, list(DESCRIPTIONS), n=1, cutoff=0.0)
         raise ConfigError(f"model.name '{name}' is unknown; choose one of "
-                          f"{sorted(MODEL_DEFAULTS)}" + (f" (did you mean '{near[0]}'?)"
-                                                          if near else ""))
-    return MODEL_DEFAULTS[name]
+                          f"{sorted(DESCRIPTIONS)}" + (f" (did you mean '{near[0]}'?)"
+                                                        if near else ""))
+    return DESCRIPTIONS[name].defaults
 
 
 def build_config(path: str | None = None, overrides: Iterable[str] | dict = (), *,

@@ -1,9 +1,5 @@
-"""Every config key with its default: the sections all models share and each model's own.
-
-Data only, so that the configuration code knows every key and type without importing a model
-(the models read their ``DEFAULTS`` from here). A new model adds its section to
-:data:`MODEL_DEFAULTS` and its class to ``ppugatit.models.MODELS`` under the same name.
-"""
+"""The config keys all models share, with their defaults, types and bounds. Each model's own
+sections are in its description (``ppugatit/models/<name>/__init__.py``)."""
 from __future__ import annotations
 
 COMMON: dict = {
@@ -58,65 +54,4 @@ AT_LEAST: dict[str, tuple[float, bool]] = {
     **{k: (0, False) for k in ("dataset.num_workers", "train.keep_checkpoints",
                                "train.eval_interval", "train.eval_num_images", "train.cpu_threads",
                                "optimizer.weight_decay")},
-}
-
-
-MODEL_DEFAULTS: dict[str, dict] = {
-    "ugatit": {
-        "output_dir": "output/ugatit",
-        "model": {
-            "name": "ugatit",
-            "light": False,
-            "ch": 64,
-            "n_res": 4,
-            "img_size": 256,
-            "n_dis_global": 7,
-            "n_dis_local": 5,
-            "self_attention": False,
-            # whose network: pytorch (the official code), tensorflow (the authors' TF code,
-            # whose released checkpoints run here), paddlegan (PaddleGAN's port)
-            "variant": "pytorch",
-            "smoothing": False,  # the TF code's AdaLIN option (its checkpoints say _smoothing)
-        },
-        "loss": {
-            "adv_weight": 1.0,
-            "cycle_weight": 10.0,
-            "identity_weight": 10.0,
-            "cam_weight": 1000.0,
-        },
-    },
-    "nicegan": {
-        "output_dir": "output/nicegan",
-        "model": {
-            "name": "nicegan",
-            "light": False,
-            "ch": 64,
-            "n_res": 6,
-            "n_dis": 7,
-            "img_size": 256,
-        },
-        "loss": {
-            "adv_weight": 1.0,
-            "cycle_weight": 10.0,
-            "recon_weight": 10.0,
-        },
-    },
-    "sagan": {
-        "output_dir": "output/sagan",
-        "model": {
-            "name": "sagan",
-            "img_size": 64,    # the reference code's architecture is fixed at 64 x 64
-            "conv_dim": 64,
-            "z_dim": 128,
-        },
-        "loss": {"adv_loss": "hinge"},
-        "optimizer": {
-            "lr": 1e-4,        # the generator's; the two time-scale update rule gives D 4x
-            "d_lr": 4e-4,
-            "beta1": 0.0,
-            "beta2": 0.9,
-            "weight_decay": 0.0,
-            "decay_flag": False,
-        },
-    },
 }

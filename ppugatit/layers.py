@@ -4,7 +4,7 @@ Read beside the papers: AdaILN and ILN (U-GAT-IT's AdaLIN and LIN), spectral nor
 PyTorch's ``nn.utils.spectral_norm``), instance norm without affine, the reflection padding and
 nearest up-sampling the official networks use, and PyTorch's default initialisation, so that
 a fresh network starts from the same distribution as the official code's. The CAM is in
-``ppugatit/networks/ugatit.py`` (:func:`cam_reweight`), where the networks use it.
+``ppugatit/models/ugatit/networks.py`` (:func:`cam_reweight`), where the networks use it.
 
 Each operation here is its reference form. Where a faster kernel computes the same function
 (``ppugatit/kernels/cpu.py``: oneDNN convolutions, hand-written gradients, fused

@@ -25,13 +25,10 @@ import numpy as np
 from ppugatit.alignment import (LOSS_RTOL, TRAJECTORY_NOISE_FACTOR, fixture_config,
                                 fixture_model, load_fixture, loss_tolerance, replay)
 from ppugatit.errors import ConfigError, DataError
+from ppugatit.models.descriptions import DESCRIPTIONS
 from ppugatit.utils import atomic_write_text
 
 CHECKS = ("forward", "metric", "loss", "bp_align", "train_align")
-# the official fixtures each model's checks replay: one training step, and a trajectory
-FIXTURES = {"ugatit": ("ugatit_light_step.npz", "ugatit_trajectory.npz"),
-            "nicegan": ("nicegan_light_step.npz", "nicegan_trajectory.npz"),
-            "sagan": ("sagan_step.npz", None)}
 # x max(1, max|ref|) of a network's outputs, elementwise max: 5x the official code's own
 # float32-vs-float64 distance on these outputs (2e-6); ours is within 2.5e-6
 FORWARD_TOL = 1e-5
@@ -384,11 +381,12 @@ def make_kit(model_name: str, folder: str, fixtures: str, forward_weights: str |
              run: str | None = None, data: str | None = None,
              inception_weights: str | None = None, config: str | None = None) -> dict:
     """Write the camp's five checks into ``folder``; ``{check: passed, or None if skipped}``."""
-    if model_name not in FIXTURES:
-        raise ConfigError(f"--model {model_name}: one of {', '.join(FIXTURES)}")
+    if model_name not in DESCRIPTIONS:
+        raise ConfigError(f"--model {model_name}: one of {', '.join(DESCRIPTIONS)}")
     if (run is None) != (data is None):
         raise ConfigError("--weights and --data go together: your run and its data set")
-    step_name, trajectory_name = FIXTURES[model_name]
+    described = DESCRIPTIONS[model_name]  # the official fixtures its checks replay
+    step_name, trajectory_name = described.step_fixture, described.trajectory_fixture
     step_path = os.path.join(fixtures, step_name)
     step = load_fixture(step_path)
     # the fixture itself tells which model it is: a wrong file is named, not half-run

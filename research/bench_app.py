@@ -35,7 +35,7 @@ def photo() -> np.ndarray:
 def initialised_weights(config: str, overrides: list[str], folder: str) -> str:
     from ppugatit import checkpoint
     from ppugatit.config import build_config, save_config
-    from ppugatit.models import MODELS
+    from ppugatit.models.table import MODELS
 
     cfg = build_config(config, overrides)
     checkpoint.save(MODELS[cfg.model.name](cfg).weights(), os.path.join(folder, "weights.pdparams"))

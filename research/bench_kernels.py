@@ -37,7 +37,7 @@ def step_runner(keep_memory: bool = True):
     import timing as bm
     from ppugatit.config import build_config
     from ppugatit.device import Runtime
-    from ppugatit.models import MODELS
+    from ppugatit.models.table import MODELS
 
     cfg = build_config(args.config, args.override)
     HELD.enter_context(Runtime("cpu", cfg.train.cpu_threads, 1, keep_memory=keep_memory))

@@ -10,21 +10,15 @@ import numpy as np
 
 from ppugatit.config import build_config
 from ppugatit.engine.trainer import Trainer
+from ppugatit.models.descriptions import DESCRIPTIONS
 
 
 def model_overrides(model: str, img_size: int) -> dict:
-    """The light, ch 8, n_res 2 models of the benchmark at ``img_size``, with the official
-    discriminator depths where the size allows them (7/5 for U-GAT-IT, 7 for NICE-GAN at
-    128 px; one less at 64 px, as the demo configs)."""
-    if model == "ugatit":
-        deep = img_size >= 128
-        return {"model.name": "ugatit", "model.light": True, "model.ch": 8, "model.n_res": 2,
-                "model.img_size": img_size, "model.n_dis_global": 7 if deep else 6,
-                "model.n_dis_local": 5 if deep else 4}
-    if model == "nicegan":
-        return {"model.name": "nicegan", "model.light": True, "model.ch": 8, "model.n_res": 2,
-                "model.img_size": img_size, "model.n_dis": 7 if img_size >= 96 else 6}
-    raise ValueError(f"unknown model '{model}'")
+    """The benchmark's small setting of ``model`` at ``img_size``, as its description says."""
+    setting = DESCRIPTIONS[model].quality_setting if model in DESCRIPTIONS else None
+    if setting is None:
+        raise ValueError(f"the quality bench does not train '{model}'")
+    return setting(img_size)
 
 
 def bench_config(model: str, img_size: int, iterations: int, seed: int, root: str,

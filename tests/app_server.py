@@ -6,7 +6,7 @@ from conftest import ROOT, tiny_overrides
 from ppugatit import checkpoint
 from ppugatit.app.process import AppProcess
 from ppugatit.config import build_config, save_config
-from ppugatit.models import MODELS
+from ppugatit.models.table import MODELS
 
 
 def tiny_weights(folder) -> str:

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-import ppugatit.models.ugatit as ugatit_model
+import ppugatit.models.ugatit.model as ugatit_model
 from conftest import FIXTURES, perturbed
 from ppugatit.alignment import (LOSS_RTOL, TRAJECTORY_NOISE_FACTOR, compare, noise_floor,
                                  check_fixture, load_fixture)

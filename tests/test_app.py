@@ -127,7 +127,7 @@ def test_the_engine_loads_exports_official_weights_and_sagan(tmp_path):
 
     from ppugatit import checkpoint
     from ppugatit.config import save_config
-    from ppugatit.models.sagan import SAGAN
+    from ppugatit.models.sagan.model import SAGAN
     cfg = build_config(os.path.join(ROOT, "configs", "demo_sagan.yaml"),
                        {"model.conv_dim": 8, "model.z_dim": 16,
                         "output_dir": str(tmp_path / "sagan")})

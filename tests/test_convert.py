@@ -14,7 +14,7 @@ from ppugatit.alignment import fixture_config, load_fixture
 from ppugatit.checkpoint import load as load_pdparams
 from ppugatit.config import build_config
 from ppugatit.errors import CheckpointError
-from ppugatit.models.ugatit import UGATIT
+from ppugatit.models.ugatit.model import UGATIT
 
 PT = os.path.join(FIXTURES, "ugatit_light_official.pt")
 TOOL = os.path.join(ROOT, "tools", "convert_weights.py")

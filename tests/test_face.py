@@ -14,7 +14,7 @@ from ppugatit import checkpoint
 from ppugatit.config import build_config, save_config
 from ppugatit.data.image_io import read_image, write_image
 from ppugatit.face import Box, FaceCrop, crop, crop_box, detect_faces, paste, soft_mask
-from ppugatit.models.ugatit import UGATIT
+from ppugatit.models.ugatit.model import UGATIT
 
 TOOL = os.path.join(ROOT, "tools", "infer.py")
 # skimage.data.astronaut(), marked by hand on the picture: eyes, mouth, the top of the hair,

@@ -23,12 +23,19 @@ RANKS = [
                    "ppugatit.weights.torch_pickle", "ppugatit.weights.paddle_pickle",
                    "ppugatit.weights.tf_checkpoint", "ppugatit.visual", "ppugatit.losses",
                    "ppugatit.run_dir", "ppugatit.cli", "ppugatit.data", "ppugatit.face",
-                   "ppugatit.kernels.malloc", "ppugatit.pipelines"]),
+                   "ppugatit.kernels.malloc", "ppugatit.pipelines",
+                   # each model's description (its folder's __init__) and their table: data
+                   "ppugatit.models", "ppugatit.models.description",
+                   "ppugatit.models.descriptions"]),
     ("kernels and device", ["ppugatit.kernels", "ppugatit.device"]),
     ("layers", ["ppugatit.layers", "ppugatit.weights.layout"]),
-    ("networks", ["ppugatit.attention", "ppugatit.networks", "ppugatit.metrics",
+    ("networks", ["ppugatit.attention", "ppugatit.models.ugatit.networks",
+                  "ppugatit.models.nicegan.networks", "ppugatit.models.sagan.networks",
+                  "ppugatit.metrics",
                   "ppugatit.shape_walk"]),
-    ("models", ["ppugatit.models"]),
+    ("models", ["ppugatit.models.base", "ppugatit.models.ugatit.model",
+                "ppugatit.models.nicegan.model", "ppugatit.models.sagan.model",
+                "ppugatit.models.table"]),
     ("engine, inference, export", ["ppugatit.weights", "ppugatit.alignment", "ppugatit.engine",
                                    "ppugatit.inference", "ppugatit.export",
                                    "ppugatit.app", "ppugatit.reprod_kit",
@@ -142,11 +149,19 @@ def test_the_package_and_tools_import_nothing_from_research():
 
 
 def test_configuration_knows_no_model_class_and_models_no_fixture():
+    """The config checker reads the models' descriptions (data), never a model class; a model
+    class knows nothing of the fixtures its description names."""
     graph = import_graph()
-    assert not {d for d in graph["ppugatit.config"] if d.startswith("ppugatit.models")}
+    assert {d for d in graph["ppugatit.config"] if d.startswith("ppugatit.models")} == {
+        "ppugatit.models.descriptions"}
+    for name in ("ppugatit.models.descriptions", "ppugatit.models.ugatit",
+                 "ppugatit.models.nicegan", "ppugatit.models.sagan"):
+        assert graph[name] <= {"ppugatit.models", "ppugatit.models.description",
+                               "ppugatit.models.ugatit", "ppugatit.models.nicegan",
+                               "ppugatit.models.sagan"}, name
     assert graph["ppugatit.weights.layout"] <= {"ppugatit.errors", "ppugatit.layers"}
-    for name in ("ppugatit.models.base", "ppugatit.models.ugatit", "ppugatit.models.nicegan",
-                 "ppugatit.models.sagan"):
+    for name in ("ppugatit.models.base", "ppugatit.models.ugatit.model",
+                 "ppugatit.models.nicegan.model", "ppugatit.models.sagan.model"):
         with open(modules()[name], encoding="utf-8") as f:
             assert "fixture" not in f.read(), f"{name} mentions fixtures"
 

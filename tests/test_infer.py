@@ -17,7 +17,7 @@ from ppugatit.device import Runtime
 from ppugatit.errors import UserError
 from ppugatit.inference import (InferenceError, collect_inputs, infer, load_model,
                                 output_path, sample_files)
-from ppugatit.models.ugatit import UGATIT
+from ppugatit.models.ugatit.model import UGATIT
 from ppugatit.visual import to_uint8
 
 TOOL = os.path.join(ROOT, "tools", "infer.py")

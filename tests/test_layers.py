@@ -158,7 +158,7 @@ def conv_paths_match_float64() -> None:
 def test_spectral_norm_groups_equal_separate_calls():
     """A discriminator called once on [real; fake] inside spectral_norm_groups(2) must give
     what two calls give (the official D update): outputs, u and v after, weight gradients."""
-    from ppugatit.networks.ugatit import Discriminator
+    from ppugatit.models.ugatit.networks import Discriminator
 
     paddle.seed(0)
     nets = [Discriminator(3, 4, 5), Discriminator(3, 4, 5)]
@@ -220,7 +220,7 @@ def test_adailn_is_the_papers_with_unbiased_variances(kernel):
 def test_fused_normalisation_kernel_equals_the_reference(norm_class):
     """The fused kernel and the reference code: same outputs, same gradients for the input and
     for every parameter (rho, gamma, beta), for U-GAT-IT's and NICE-GAN's layers."""
-    from ppugatit.networks import nicegan
+    from ppugatit.models.nicegan import networks as nicegan
 
     family, name = norm_class.split(".")
     cls = getattr(layers if family == "ugatit" else nicegan, name)

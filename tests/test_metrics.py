@@ -228,7 +228,7 @@ def test_eval_tool_scores_a_model_both_ways(tmp_path):
     from ppugatit import checkpoint
     from ppugatit.config import build_config, save_config
     from ppugatit.data.demo import ensure_demo_dataset
-    from ppugatit.models import MODELS
+    from ppugatit.models.table import MODELS
 
     ensure_demo_dataset(str(tmp_path / "data"))
     cfg = build_config(os.path.join(ROOT, "configs", "demo.yaml"), tiny_overrides(tmp_path))

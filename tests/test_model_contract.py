@@ -13,9 +13,9 @@ from conftest import FIXTURES, ROOT, assert_same_weights, perturbed, train_until
 from ppugatit import checkpoint
 from ppugatit.alignment import check_fixture, load_fixture, recorded_keys
 from ppugatit.config import build_config
-from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.engine import Trainer
-from ppugatit.models import MODELS
+from ppugatit.models.descriptions import DESCRIPTIONS
+from ppugatit.models.table import MODELS
 
 TOOL = os.path.join(ROOT, "tools", "check_alignment.py")
 TINY = {"dataset.num_workers": 0, "train.iterations": 4, "train.log_interval": 2,
@@ -56,9 +56,13 @@ def tiny_config(model: str, tmp_path, **extra):
 
 
 def test_every_model_has_defaults_a_contract_and_a_fixture_of_its_networks():
-    assert set(MODELS) == set(MODEL_DEFAULTS) == set(CONTRACT)
+    assert set(MODELS) == set(DESCRIPTIONS) == set(CONTRACT)
     for name, cls in MODELS.items():
-        assert cls.DEFAULTS is MODEL_DEFAULTS[name]
+        described = DESCRIPTIONS[name]
+        assert cls.description is described and cls.DEFAULTS is described.defaults
+        assert cls.__module__ == f"ppugatit.models.{name}.model"  # its folder holds it
+        for fixture_name in {described.step_fixture, described.trajectory_fixture} - {None}:
+            assert fixture_name in CONTRACT[name]["fixtures"], fixture_name
         for fixture_name in CONTRACT[name]["fixtures"]:
             fixture = load_fixture(os.path.join(FIXTURES, fixture_name))
             nets = {k.split("/")[1] for k in fixture if k.startswith("before/")}
@@ -141,7 +145,7 @@ from ppugatit.config import build_config
 from ppugatit.export.predictors import Predictor
 from ppugatit.export.program import export_model
 from ppugatit.inference import dygraph_runner, z_dim
-from ppugatit.models import MODELS
+from ppugatit.models.table import MODELS
 cfg = build_config({config!r}, {overrides!r})
 model = MODELS[cfg.model.name](cfg)
 for net in model.networks.values():  # a fresh attention block is the identity: wake it up

@@ -15,8 +15,8 @@ from ppugatit.config import build_config
 from ppugatit.weights.layout import paddle_to_official
 from ppugatit.engine import Trainer
 from ppugatit.errors import ConfigError
-from ppugatit.models import MODELS
-from ppugatit.models.nicegan import NICEGAN
+from ppugatit.models.table import MODELS
+from ppugatit.models.nicegan.model import NICEGAN
 from ppugatit.weights.pytorch import config_from_official, model_from_official
 
 FIXTURE = os.path.join(FIXTURES, "nicegan_light_step.npz")

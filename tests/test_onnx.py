@@ -22,7 +22,7 @@ from ppugatit.export.files import ExportError, RuntimeChoiceError
 from ppugatit.export.predictors import OnnxPredictor, choose_runtime
 from ppugatit.export.program import export_model
 from ppugatit.inference import dygraph_runner, infer, load_model
-from ppugatit.models import MODELS
+from ppugatit.models.table import MODELS
 from ppugatit.kernels.cpuinfo import cpu_features
 
 DEPLOY = os.path.join(ROOT, "deploy", "python", "infer.py")

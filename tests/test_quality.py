@@ -118,7 +118,7 @@ def test_evaluator_reports_kid_and_mean_kid_per_direction(tmp_path):
     (source), recomputed here from the features."""
     from ppugatit.engine.evaluator import Evaluator
     from ppugatit.metrics.features import features
-    from ppugatit.models import MODELS
+    from ppugatit.models.table import MODELS
 
     root = ensure_quality_task(str(tmp_path / "task"), 32)
     cfg = bench_config("ugatit", 32, 2, 0, root, str(tmp_path / "out"), 1, 2e-4,

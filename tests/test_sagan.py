@@ -15,9 +15,9 @@ from ppugatit.data.image_io import read_image
 from ppugatit.engine import Trainer
 from ppugatit.errors import ConfigError, DataError
 from ppugatit.kernels.cpu import onednn_flag
-from ppugatit.models.sagan import SAGAN
+from ppugatit.models.sagan.model import SAGAN
 from ppugatit.weights.pytorch import config_from_official, model_for_networks
-from ppugatit.networks.sagan import BatchNorm2D
+from ppugatit.models.sagan.networks import BatchNorm2D
 
 FIXTURE = os.path.join(FIXTURES, "sagan_step.npz")
 DEMO = os.path.join(ROOT, "configs", "demo_sagan.yaml")

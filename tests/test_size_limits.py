@@ -20,7 +20,7 @@ from conftest import FIXTURES, ROOT
 from ppugatit import shape_walk
 from ppugatit.config import build_config
 from ppugatit.errors import ConfigError
-from ppugatit.models import MODELS
+from ppugatit.models.table import MODELS
 
 OFFICIAL = json.load(open(os.path.join(FIXTURES, "size_limits.json")))
 SIZES = OFFICIAL["sizes"]

@@ -7,7 +7,7 @@ import pytest
 from conftest import tiny_overrides
 from ppugatit.config import build_config
 from ppugatit.errors import CheckpointError, ConfigError
-from ppugatit.models.ugatit import UGATIT
+from ppugatit.models.ugatit.model import UGATIT
 
 
 def tiny(tmp_path, **extra):

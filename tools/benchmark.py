@@ -60,7 +60,7 @@ def main() -> None:
 def measure(cfg, device: str) -> None:
     import timing as bm
     from ppugatit.kernels.malloc import release_freed_memory
-    from ppugatit.models import MODELS
+    from ppugatit.models.table import MODELS
     from ppugatit.kernels.cpuinfo import cpu_features
 
     m, b = cfg.model, cfg.train.batch_size

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ppugatit.cli import run
+from ppugatit.models.descriptions import DESCRIPTIONS
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--fixture", nargs="+", help="official .npz fixture(s)")
@@ -17,7 +18,7 @@ parser.add_argument("--verbose", action="store_true", help="one row per tensor, 
 parser.add_argument("--kernels", choices=["on", "off", "both"], default="on",
                     help="the CPU kernels of ppugatit/kernels (on: as training runs), or every "
                          "layer by its reference code (off), or each in turn")
-parser.add_argument("--model", choices=["ugatit", "nicegan", "sagan"],
+parser.add_argument("--model", choices=list(DESCRIPTIONS),
                     help="with --reprod-log: the model whose camp folder to write")
 parser.add_argument("--reprod-log", metavar="DIR", help="write the camp's log_reprod/ here")
 parser.add_argument("--fixtures", default="tests/fixtures", help="folder of the fixtures")

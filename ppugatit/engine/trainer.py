@@ -27,7 +27,7 @@ from ppugatit.data.image_io import write_image
 from ppugatit.device import Runtime
 from ppugatit.errors import CheckpointError, ConfigError, UserError
 from ppugatit.logger import format_eta, setup_logger
-from ppugatit.models import MODELS
+from ppugatit.models.table import MODELS
 from ppugatit.utils import seed_everything
 from ppugatit.weights import loader
 

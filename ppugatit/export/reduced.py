@@ -25,7 +25,7 @@ def save_half_weights(model, output_dir: str, config: dict) -> tuple[str, float]
     largest move)."""
     from ppugatit import checkpoint
     from ppugatit.config import save_config
-    from ppugatit.models import MODELS
+    from ppugatit.models.table import MODELS
 
     half = {name: {k: v.astype("float16") for k, v in state.items()}
             for name, state in model.weights().items()}

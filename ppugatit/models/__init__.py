@@ -1,9 +1,3 @@
-"""The models the Trainer can drive, by their config name (``model.name``)."""
-from __future__ import annotations
-
-from ppugatit.models.nicegan import NICEGAN
-from ppugatit.models.sagan import SAGAN
-from ppugatit.models.ugatit import UGATIT
-
-MODELS = {"ugatit": UGATIT, "nicegan": NICEGAN, "sagan": SAGAN}
-
+"""The models: one folder each (its description, networks and class), the table of
+descriptions (``descriptions.py``) and of classes (``table.py``), and what every model shares
+(``base.py``, ``description.py``)."""

@@ -111,7 +111,7 @@ def open_weights(path: str, config: str | None = None, overrides: Iterable[str] 
     """The model of any weights ppugatit reads, loaded, in eval mode; ``model.weights_format``
     says which format it was (the inference pipeline follows ``model.variant``)."""
     from ppugatit.config import build_config, parse_overrides
-    from ppugatit.models import MODELS
+    from ppugatit.models.table import MODELS
 
     fmt, contents, sizes = read(path)
     if fmt == "ours":

@@ -17,7 +17,7 @@ import paddle.nn.functional as F
 
 from ppugatit.layers import (Conv2D, Linear, ReflectionPad2D, SNConv2D, SNLinear,
                              instance_layer_norm)
-from ppugatit.networks.ugatit import ResnetAdaILNBlock, cam_reweight
+from ppugatit.models.ugatit.networks import ResnetAdaILNBlock, cam_reweight
 
 
 def softmax_weights(rho: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:

@@ -1,21 +1,24 @@
 """U-GAT-IT: the official training step, with the official losses and their weights."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.kernels import cpu as kernels
 from ppugatit.layers import clip_rho, spectral_norm_groups
 from ppugatit.losses import bce_to, mse_to
 from ppugatit.models.base import GANModel
-from ppugatit.networks.ugatit import VARIANTS, Discriminator, ResnetGenerator
+from ppugatit.models.ugatit import DESCRIPTION
+from ppugatit.models.ugatit.networks import VARIANTS, Discriminator, ResnetGenerator
 from ppugatit.shape_walk import Probe, pictures, same_size
 from ppugatit.visual import panel_grid, seven_panels, to_uint8
+from ppugatit.weights.layout import bottleneck_img_size
 
 
 class Translator(nn.Layer):
@@ -46,8 +49,26 @@ def real_and_fake(dis: nn.Layer, real: paddle.Tensor, fake: paddle.Tensor) -> tu
 
 
 class UGATIT(GANModel):
-    DEFAULTS = MODEL_DEFAULTS["ugatit"]
-    official_networks = ("genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB")
+    description = DESCRIPTION
+    DEFAULTS = DESCRIPTION.defaults
+    official_networks = DESCRIPTION.official_networks
+
+    @classmethod
+    def sizes_from_official(cls, checkpoint: dict) -> dict:
+        """Config overrides read off an official checkpoint's tensor shapes: ch and n_res from the generator, light from its FC's width (else img_size from it), each discriminator's depth from its layers."""
+        gen, dis_g, dis_l = checkpoint["genA2B"], checkpoint["disGA"], checkpoint["disLA"]
+        ch = int(np.shape(gen["DownBlock.1.weight"])[0])
+        n_res = len([k for k in gen if re.fullmatch(r"DownBlock\.\d+\.conv_block\.1\.weight", k)])
+        fc_in = int(np.shape(gen["FC.0.weight"])[1])
+        over = {"model.name": "ugatit", "model.ch": ch, "model.n_res": n_res,
+                "model.light": fc_in == 4 * ch,
+                "model.n_dis_global": 1 + len([k for k in dis_g if k.startswith("model.")
+                                               and k.endswith("weight_orig")]),
+                "model.n_dis_local": 1 + len([k for k in dis_l if k.startswith("model.")
+                                              and k.endswith("weight_orig")])}
+        if fc_in != 4 * ch:
+            over["model.img_size"] = bottleneck_img_size(fc_in, ch, "checkpoint")
+        return over
 
     @classmethod
     def training_refusal(cls, cfg) -> str | None:

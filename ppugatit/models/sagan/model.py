@@ -10,11 +10,11 @@ import paddle
 import paddle.distributed as dist
 import paddle.nn as nn
 
-from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.losses import hinge_d_loss, hinge_g_loss
 from ppugatit.models.base import GANModel
-from ppugatit.networks.sagan import (Discriminator, Generator, fixed_singular_vectors,
+from ppugatit.models.sagan import DESCRIPTION
+from ppugatit.models.sagan.networks import (Discriminator, Generator, fixed_singular_vectors,
                                      spectral_norms)
 from ppugatit.shape_walk import Probe, pictures
 from ppugatit.visual import overlay, panel_grid, to_uint8
@@ -70,12 +70,20 @@ def _square_grid(images: np.ndarray) -> np.ndarray:
 
 
 class SAGAN(GANModel):
-    DEFAULTS = MODEL_DEFAULTS["sagan"]
+    description = DESCRIPTION
+    DEFAULTS = DESCRIPTION.defaults
     train_folders = {"real": ""}   # every image under dataset.root, sub-folders included
     test_folders: dict = {}
     task = "generation"
     directions = ()
-    official_networks = ("G", "D")
+    official_networks = DESCRIPTION.official_networks
+
+    @classmethod
+    def sizes_from_official(cls, checkpoint: dict) -> dict:
+        """Config overrides read off an official checkpoint's tensor shapes: z_dim and conv_dim from the generator's first layer."""
+        z_dim, channels = np.shape(checkpoint["G"]["l1.0.module.weight_bar"])[:2]
+        return {"model.name": "sagan", "model.z_dim": int(z_dim),
+                "model.conv_dim": int(channels) // 8}
     onednn_inference = False  # Paddle 3.3.1's oneDNN transposed convolutions: off by 2e-2
 
     @classmethod

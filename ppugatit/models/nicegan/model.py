@@ -7,19 +7,22 @@ training: the encoder is never stepped by the generator loss).
 """
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ppugatit.defaults import MODEL_DEFAULTS
 from ppugatit.errors import ConfigError
 from ppugatit.losses import mse_to
 from ppugatit.models.base import GANModel
-from ppugatit.networks.nicegan import Discriminator, ResnetGenerator
+from ppugatit.models.nicegan import DESCRIPTION
+from ppugatit.models.nicegan.networks import Discriminator, ResnetGenerator
 from ppugatit.shape_walk import Probe, pictures, same_size
 from ppugatit.visual import heatmap_to_rgb, panel_grid, to_uint8
+from ppugatit.weights.layout import bottleneck_img_size
 
 
 class Translator(nn.Layer):
@@ -37,8 +40,23 @@ class Translator(nn.Layer):
 
 
 class NICEGAN(GANModel):
-    DEFAULTS = MODEL_DEFAULTS["nicegan"]
-    official_networks = ("gen2B", "gen2A", "disA", "disB")
+    description = DESCRIPTION
+    DEFAULTS = DESCRIPTION.defaults
+    official_networks = DESCRIPTION.official_networks
+
+    @classmethod
+    def sizes_from_official(cls, checkpoint: dict) -> dict:
+        """Config overrides read off an official checkpoint's tensor shapes: ch, n_res and the discriminator depth from their layers, light from the FC's width (else img_size from it)."""
+        gen, dis = checkpoint["gen2B"], checkpoint["disA"]
+        ch = int(np.shape(gen["UpBlock0.1.weight"])[0]) // 4
+        n_res = len([k for k in gen if re.fullmatch(r"UpBlock1_\d+\.conv1\.weight", k)])
+        n_dis = 6 + len([k for k in dis if re.fullmatch(r"Dis0_0\.\d+\.weight_orig", k)])
+        fc_in = int(np.shape(gen["FC.0.weight"])[1])
+        over = {"model.name": "nicegan", "model.ch": ch, "model.n_res": n_res,
+                "model.n_dis": n_dis, "model.light": fc_in == 4 * ch}
+        if fc_in != 4 * ch:
+            over["model.img_size"] = bottleneck_img_size(fc_in, ch, "checkpoint")
+        return over
     onednn_inference = False  # Paddle 3.3.1's oneDNN inference crashes on the SN encoder
 
     @classmethod
