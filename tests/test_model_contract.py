@@ -180,3 +180,69 @@ def test_the_export_predicts_the_dygraph_numbers(model, extra, tmp_path):
     used_onednn, diff = proc.stdout.split()[-2:]
     assert used_onednn == str(MODELS[model].onednn_inference)
     assert float(diff) <= 1e-4
+
+
+TOY_DESCRIPTION = '''
+from ppugatit.models.description import Description
+from ppugatit.models.ugatit import DEFAULTS
+
+DESCRIPTION = Description(
+    name="toy", model_class="toy_gan.model:Toy",
+    defaults={**DEFAULTS, "output_dir": "output/toy",
+              "model": {**DEFAULTS["model"], "name": "toy", "toy_width": 3}},
+    official_networks=())
+'''
+TOY_MODEL = '''
+import paddle.nn.functional as F
+
+from ppugatit.models.ugatit.model import UGATIT
+from toy_gan import DESCRIPTION
+
+
+class Toy(UGATIT):
+    """U-GAT-IT whose G also pulls its translations towards grey: a model of its own."""
+    description = DESCRIPTION
+    DEFAULTS = DESCRIPTION.defaults
+    official_networks = DESCRIPTION.official_networks
+
+    def G_losses(self, x):
+        losses = super().G_losses(x)
+        losses["G_grey_loss"] = F.l1_loss(x.fake_A2B, x.fake_A2B * 0)
+        losses["G_loss"] = losses["G_loss"] + losses["G_grey_loss"]
+        return losses
+'''
+
+
+@pytest.mark.slow
+def test_a_new_model_is_one_folder_and_one_line_in_the_table(tmp_path, monkeypatch):
+    """The design's test: a fourth model is its folder (description and class) plus its line
+    in models/descriptions.py; the config checker, the Trainer and inference need nothing
+    more. (The table of classes is built from the descriptions when it is imported, so here,
+    after import, the same line is added to both.)"""
+    import sys
+
+    from ppugatit.inference import infer
+    from ppugatit.models import table
+
+    (tmp_path / "toy_gan").mkdir()
+    (tmp_path / "toy_gan" / "__init__.py").write_text(TOY_DESCRIPTION)
+    (tmp_path / "toy_gan" / "model.py").write_text(TOY_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("toy_gan", None)
+    import toy_gan
+
+    monkeypatch.setitem(DESCRIPTIONS, "toy", toy_gan.DESCRIPTION)
+    monkeypatch.setitem(MODELS, "toy", table._model_class(toy_gan.DESCRIPTION.model_class))
+    over = {**TINY, **CONTRACT["ugatit"]["tiny"], "model.name": "toy", "model.toy_width": 5,
+            "output_dir": str(tmp_path / "out"), "dataset.root": str(tmp_path / "data"),
+            "dataset.demo": True}
+    cfg = build_config(overrides=over)
+    assert cfg.model.toy_width == 5 and cfg.output_dir == str(tmp_path / "out")
+    with pytest.raises(Exception, match="model.toy_widht.*did you mean 'model.toy_width'"):
+        build_config(overrides={**over, "model.toy_widht": 1})
+    trainer = Trainer(cfg)
+    trainer.train()
+    assert "G_grey_loss" in trainer.model.train_step(trainer.sample_batch)
+    line = infer(str(tmp_path / "out" / "weights.pdparams"), str(tmp_path / "pictures"),
+                 str(tmp_path / "data" / "testA"), device="cpu")
+    assert line.startswith("translated (A2B)")

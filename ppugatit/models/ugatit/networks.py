@@ -21,21 +21,25 @@ def cam_reweight(x: paddle.Tensor, fc_weight: paddle.Tensor) -> paddle.Tensor:
     return x * fc_weight.reshape([1, -1, 1, 1])
 
 
-def class_activation(x: paddle.Tensor, gap_fc: nn.Layer, gmp_fc: nn.Layer,
-                     gap_weight: paddle.Tensor,
-                     gmp_weight: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
-    """The paper's CAM attention: ``(x weighted by GAP's and GMP's channel weights, concatenated;
-    cam_logit)``.
+def cam_attention(x: paddle.Tensor, gap_fc: nn.Layer, gmp_fc: nn.Layer, gap_weight: paddle.Tensor,
+                  gmp_weight: paddle.Tensor, conv1x1: nn.Layer,
+                  activation: nn.Layer) -> tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
+    """The paper's CAM attention block, one for the generator, the discriminator and the
+    TensorFlow generator: ``(features, cam_logit, heatmap)``.
 
-    The generator weighs by each linear layer's weight, the discriminator by its raw
-    ``weight_orig`` (spectral norm), the TensorFlow generator by one layer shared by GAP and GMP,
-    ``weight + bias`` (the authors' ``fully_connected_with_w``).
+    GAP's and GMP's logits are the auxiliary classifier's (cam_logit); the features weighted by
+    each classifier's channel weights are concatenated, fused by the 1x1 convolution and the
+    activation, and their channel sum is the heatmap. The generator weighs by each linear
+    layer's weight, the discriminator by its raw ``weight_orig`` (spectral norm), the
+    TensorFlow generator by one layer shared by GAP and GMP, ``weight + bias`` (the authors'
+    ``fully_connected_with_w``).
     """
     n = x.shape[0]
     gap_logit = gap_fc(F.adaptive_avg_pool2d(x, 1).reshape([n, -1]))
     gmp_logit = gmp_fc(F.adaptive_max_pool2d(x, 1).reshape([n, -1]))
-    return (paddle.concat([cam_reweight(x, gap_weight), cam_reweight(x, gmp_weight)], axis=1),
-            paddle.concat([gap_logit, gmp_logit], axis=1))
+    x = paddle.concat([cam_reweight(x, gap_weight), cam_reweight(x, gmp_weight)], axis=1)
+    x = activation(conv1x1(x))
+    return x, paddle.concat([gap_logit, gmp_logit], axis=1), x.sum(axis=1, keepdim=True)
 
 
 VARIANTS = ("pytorch", "tensorflow", "paddlegan")
@@ -162,12 +166,13 @@ class ResnetGenerator(nn.Layer):
         self.DownBlock = nn.Sequential(*down)
         self.UpBlock2 = nn.Sequential(*up)
 
-    def cam(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
+    def cam(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
         if self.tensorflow:
             shared = self.gap_fc.weight + self.gap_fc.bias
-            return class_activation(x, self.gap_fc, self.gap_fc, shared, shared)
-        return class_activation(x, self.gap_fc, self.gmp_fc, self.gap_fc.weight,
-                                self.gmp_fc.weight)
+            return cam_attention(x, self.gap_fc, self.gap_fc, shared, shared, self.conv1x1,
+                                 self.relu)
+        return cam_attention(x, self.gap_fc, self.gmp_fc, self.gap_fc.weight,
+                             self.gmp_fc.weight, self.conv1x1, self.relu)
 
     def forward(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
         x = self.DownBlock(x)
@@ -175,9 +180,7 @@ class ResnetGenerator(nn.Layer):
             x, _ = self.attn(x)
         n = x.shape[0]
 
-        x, cam_logit = self.cam(x)
-        x = self.relu(self.conv1x1(x))
-        heatmap = x.sum(axis=1, keepdim=True)
+        x, cam_logit, heatmap = self.cam(x)
 
         if self.light:
             x_ = self.FC(F.adaptive_avg_pool2d(x, 1).reshape([n, -1]))
@@ -226,9 +229,8 @@ class Discriminator(nn.Layer):
         if self.attn is not None:
             x, _ = self.attn(x)
 
-        x, cam_logit = class_activation(x, self.gap_fc, self.gmp_fc, self.gap_fc.weight_orig,
-                                        self.gmp_fc.weight_orig)
-        x = self.leaky_relu(self.conv1x1(x))
-        heatmap = x.sum(axis=1, keepdim=True)
+        x, cam_logit, heatmap = cam_attention(x, self.gap_fc, self.gmp_fc,
+                                              self.gap_fc.weight_orig, self.gmp_fc.weight_orig,
+                                              self.conv1x1, self.leaky_relu)
 
         return self.conv(self.pad(x)), cam_logit, heatmap
