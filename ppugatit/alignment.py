@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
-
 import paddle
 
 from ppugatit.config import build_config
-from ppugatit.weights.layout import convert_official, model_to_official, paddle_to_official
 from ppugatit.device import Runtime
 from ppugatit.errors import DataError
+from ppugatit.models.description import load
 from ppugatit.models.descriptions import DESCRIPTIONS
 from ppugatit.models.table import MODELS
+from ppugatit.replay_steps import after_tensors
+from ppugatit.weights.layout import convert_official
 from ppugatit.weights.pytorch import model_name_for_networks
 
 RESULT_SECTIONS = ("eval_forward", "train_forward", "step", "trajectory", "after")
@@ -170,117 +170,6 @@ def fixture_model(fixture: dict, source: str = "fixture", weights: bool = True):
     return model
 
 
-# the replay: everything a fixture records, computed by our code
-def _after_tensors(model) -> dict[str, np.ndarray]:
-    """Every network's state in the official names and layout, as the ``after/`` keys."""
-    return {f"after/{key}": t for key, t in model_to_official(model).items()}
-
-
-def _step(model, before: dict[str, dict], batch: dict) -> dict:
-    """One training step from the ``before/`` weights: the ``step/`` losses and ``after/``."""
-    model.load_weights(before)
-    model.train()
-    losses = model.train_step(batch)
-    out = {f"step/{name}": np.float64(float(t)) for name, t in losses.items()}
-    out.update(_after_tensors(model))
-    return out
-
-
-def _translation_start(model, fixture: dict,
-                       before: dict) -> tuple[paddle.Tensor, paddle.Tensor]:
-    """The ``before/`` weights loaded, the model in eval mode, and the two domains' inputs."""
-    model.load_weights(before)
-    model.eval()
-    return tuple(paddle.to_tensor(fixture[f"input/real_{d}"]) for d in "AB")
-
-
-def _replay_ugatit(model, fixture: dict, before: dict) -> tuple[dict, dict]:
-    real_A, real_B = _translation_start(model, fixture, before)
-    out: dict = {}
-    with paddle.no_grad():
-        for net in ("genA2B", "disGA", "disLA"):
-            logit, cam_logit, heatmap = model.networks[net](real_A)
-            for name, t in (("out", logit), ("cam_logit", cam_logit), ("heatmap", heatmap)):
-                out[f"eval_forward/{net}/{name}"] = t.numpy()
-        model.disGA.train()  # a training-mode forward: one power iteration moves u, v
-        out["train_forward/disGA/out"] = model.disGA(real_A)[0].numpy()
-        for name, t in paddle_to_official(model.disGA).items():
-            if name.endswith(("weight_u", "weight_v")):
-                out[f"train_forward/disGA/{name}"] = t
-    out.update(_step(model, before, {"A": real_A, "B": real_B}))
-    return out, {}
-
-
-def _replay_nicegan(model, fixture: dict, before: dict) -> tuple[dict, dict]:
-    real_A, real_B = _translation_start(model, fixture, before)
-    out: dict = {}
-    with paddle.no_grad():
-        names = ("logit_local", "logit_global", "cam_logit", "heatmap", "z")
-        results = model.disA(real_A)
-        for name, t in zip(names, results):
-            out[f"eval_forward/disA/{name}"] = t.numpy()
-        out["eval_forward/gen2B/out"] = model.gen2B(results[-1]).numpy()
-    out.update(_step(model, before, {"A": real_A, "B": real_B}))
-    return out, {}
-
-
-def _sagan_float_noise(d_losses: dict) -> dict[str, str]:
-    """The parameters whose exact gradient is zero in the step that updates them.
-
-    Adam's first step moves an element by lr * g / (|g| + eps): for a gradient that is
-    zero but for float32 rounding (|g| ~ 1e-9 here) that is a random fraction of lr, in the
-    reference as in ours. The official code re-run (float64, or float32 with another thread
-    count) differs from the fixture on exactly these tensors, by up to 0.6 lr.
-    """
-    noise = {f"after/G/l{i}.0.module.bias": "bias before a train-mode BatchNorm, which "
-             "removes it" for i in range(1, 5)}
-    for net in ("G", "D"):
-        for attn in ("attn1", "attn2"):
-            noise[f"after/{net}/{attn}.key_conv.bias"] = ("shifts all of a query's logits "
-                                                         "alike; the softmax removes it")
-    # relu(1 - x) = 1 - x for every x below the margin, and so on: all terms active
-    active = (abs(float(d_losses["D_loss_real"]) - (1 - float(d_losses["D_out_real"]))) < 1e-6
-              and abs(float(d_losses["D_loss_fake"]) - (1 + float(d_losses["D_out_fake"])))
-              < 1e-6)
-    if active:
-        why = "shifts D(real) and D(fake) alike, every hinge term active"
-        noise["after/D/attn2.value_conv.bias"] = why
-        noise["after/D/last.0.bias"] = why
-    return noise
-
-
-def _replay_sagan(model, fixture: dict, before: dict) -> tuple[dict, dict]:
-    t = {k: paddle.to_tensor(fixture[f"input/{k}"]) for k in ("z_eval", "z_d", "z_g", "real")}
-    out: dict = {}
-    model.load_weights(before)
-    model.eval()
-    with paddle.no_grad():
-        image, attn1, attn2 = model.G(t["z_eval"])
-    out["eval_forward/G/out"] = image.numpy()
-    out["eval_forward/G/attn1"] = attn1.numpy()
-    out["eval_forward/G/attn2_first_rows"] = attn2[:, :32].numpy()
-
-    model.load_weights(before)
-    model.train()
-    inputs = SimpleNamespace(real=t["real"], z_d=t["z_d"], z_g=t["z_g"])
-    losses = model.update("D", inputs)
-    noise = _sagan_float_noise(losses)
-    # D's noise-only parameters: keep our update for their rows, but run the G step with
-    # the reference's values, so that G_loss compares G and D rather than float32 noise
-    ours_d = paddle_to_official(model.D)
-    d_state = model.D.state_dict()
-    pinned = [key.split("/", 2)[2] for key in noise if key.startswith("after/D/")]
-    for name in pinned:
-        paddle.assign(paddle.to_tensor(fixture[f"after/D/{name}"]), d_state[name])
-    losses.update(model.update("G", inputs))
-    for name in ("D_loss", "G_loss"):
-        out[f"step/{name}"] = np.float64(float(losses[name]))
-    out.update(_after_tensors(model))
-    for name in pinned:
-        out[f"after/D/{name}"] = ours_d[name]
-    return out, noise
-
-
 def trajectory_steps(fixture: dict) -> int:
     """How many training iterations the fixture's ``after/`` follows (1 for a step fixture)."""
     return int(fixture["config/steps"].item()) if "config/steps" in fixture else 1
@@ -299,18 +188,13 @@ def _replay_trajectory(model, fixture: dict, before: dict) -> tuple[dict, dict]:
         losses = model.train_iteration(batch)
         for name in ("D_loss", "G_loss"):
             out[f"trajectory/{i}/{name}"] = np.float64(float(losses[name]))
-    out.update(_after_tensors(model))
+    out.update(after_tensors(model))
     return out, {}
 
 
 def recorded_keys(fixture: dict) -> list[str]:
     """The fixture's results, in its order: what a check covers, one row each."""
     return [k for k in fixture if k.split("/")[0] in RESULT_SECTIONS]
-
-
-# model name -> its replay, returning (outputs, {after/ key: why} for updates that are float32
-# noise in the reference, held to Adam's 2.5 lr bound only)
-REPLAY = {"ugatit": _replay_ugatit, "nicegan": _replay_nicegan, "sagan": _replay_sagan}
 
 
 def replay(fixture: dict, source: str = "fixture", kernels: bool = True,
@@ -323,7 +207,10 @@ def replay(fixture: dict, source: str = "fixture", kernels: bool = True,
     (``kernels``) or with every layer's reference code."""
     with Runtime("cpu", fast_kernels=kernels):
         model = fixture_model(fixture, source, weights=False)  # each replay loads them itself
-        run = _replay_trajectory if "config/steps" in fixture else REPLAY[model.cfg.model.name]
+        # a trajectory is the Trainer's iterations; a step fixture, the model's own replay
+        # (its description names it)
+        run = (_replay_trajectory if "config/steps" in fixture else
+               load(DESCRIPTIONS[model.cfg.model.name].replay))
         ours, noise = run(model, fixture, weights or fixture_weights(model, fixture))
     return ours, noise, model
 

@@ -78,19 +78,20 @@ def object_masks(scene: list[dict], size: int) -> list[np.ndarray]:
     return masks
 
 
-def _looks(obj: dict, domain: str) -> tuple[np.ndarray, bool]:
-    """The object's colour and whether it is filled, in ``domain``: B is f(A)."""
+def _looks(obj: dict, domain: str, swap: bool = True) -> tuple[np.ndarray, bool]:
+    """The object's colour and whether it is filled, in ``domain``: B is f(A) (with ``swap``
+    off, f keeps the look and changes only colours and background)."""
     if domain == "A":
         return PALETTE_A[obj["colour"]], obj["filled"]
-    return PALETTE_B[PERMUTATION[obj["colour"]]], not obj["filled"]
+    return PALETTE_B[PERMUTATION[obj["colour"]]], obj["filled"] != swap
 
 
-def render(scene: list[dict], domain: str, size: int) -> np.ndarray:
+def render(scene: list[dict], domain: str, size: int, swap: bool = True) -> np.ndarray:
     """One uint8 RGB picture of ``scene`` in ``domain`` ('A' or 'B')."""
     img = np.zeros((size, size, 3), np.uint8)
     img[:] = BACKGROUND[domain]
     for obj in scene:
-        colour, filled = _looks(obj, domain)
+        colour, filled = _looks(obj, domain, swap)
         points = [np.round(_outline(obj, size) * 16).astype(np.int32)]
         colour = tuple(int(c) for c in colour)
         if filled:
@@ -101,30 +102,30 @@ def render(scene: list[dict], domain: str, size: int) -> np.ndarray:
     return img
 
 
-def make_task(size: int, seed: int = 29) -> dict:
-    """``{"trainA", "trainB", "testA", "testB"}`` -> uint8 NHWC arrays, and ``"scenes"``: the
-    test scenes (testA[i] and testB[i] draw scenes[i])."""
-    out: dict = {}
+def make_task(size: int, seed: int = 29, swap: bool = True) -> dict:
+    """``{"trainA", "trainB", "testA", "testB"}`` -> uint8 NHWC arrays, ``"scenes"``: the test
+    scenes (testA[i] and testB[i] draw scenes[i]), and ``"swap"``: whether f swaps looks."""
+    out: dict = {"swap": swap}
     for k, folder in enumerate(("trainA", "trainB")):
         rng = np.random.default_rng([seed, k])
-        out[folder] = np.stack([render(make_scene(rng), folder[-1], size)
+        out[folder] = np.stack([render(make_scene(rng), folder[-1], size, swap)
                                 for _ in range(COUNTS[folder])])
     rng = np.random.default_rng([seed, 2])
     scenes = [make_scene(rng) for _ in range(COUNTS["test"])]
     for folder in ("testA", "testB"):
-        out[folder] = np.stack([render(s, folder[-1], size) for s in scenes])
+        out[folder] = np.stack([render(s, folder[-1], size, swap) for s in scenes])
     out["scenes"] = scenes
     return out
 
 
-def ensure_objects_task(root: str, size: int, seed: int = 29) -> str:
+def ensure_objects_task(root: str, size: int, seed: int = 29, swap: bool = True) -> str:
     """The task's pictures under ``root`` in the official layout (trainA, trainB, testA,
     testB), written unless they are there."""
     wanted = {"trainA": COUNTS["trainA"], "trainB": COUNTS["trainB"],
               "testA": COUNTS["test"], "testB": COUNTS["test"]}
     if all(len(list_images(os.path.join(root, f))) == n for f, n in wanted.items()):
         return root
-    task = make_task(size, seed)
+    task = make_task(size, seed, swap)
     for folder in wanted:
         for i, img in enumerate(task[folder]):
             write_image(os.path.join(root, folder, f"{i:04d}.png"), img)
@@ -178,15 +179,16 @@ def read_object(fake: np.ndarray, obj: dict) -> tuple[int, bool]:
     return colour, bool(filled)
 
 
-def object_accuracy(fakes: np.ndarray, scenes: list[dict]) -> dict[str, float]:
+def object_accuracy(fakes: np.ndarray, scenes: list[dict],
+                    swap: bool = True) -> dict[str, float]:
     """The share of the test objects whose translation has B's colour for them (``colour``),
-    their swapped look, filled <-> outlined (``look``), and both (``object``)."""
+    their look in B, filled <-> outlined with ``swap`` (``look``), and both (``object``)."""
     colours = looks = both = total = 0
     for fake, scene in zip(fakes, scenes):
         for obj in scene:
             colour, filled = read_object(fake, obj)
             right_colour = colour == PERMUTATION[obj["colour"]]
-            right_look = colour >= 0 and filled == (not obj["filled"])
+            right_look = colour >= 0 and filled == (obj["filled"] != swap)
             colours, looks = colours + right_colour, looks + right_look
             both += right_colour and right_look
             total += 1
@@ -196,7 +198,7 @@ def object_accuracy(fakes: np.ndarray, scenes: list[dict]) -> dict[str, float]:
 def scores(fakes: np.ndarray, task: dict) -> dict[str, float]:
     """Whole-picture L1, object L1 and the object accuracies of A->B translations of testA."""
     reals = task["testB"]
-    accuracy = object_accuracy(fakes, task["scenes"])
+    accuracy = object_accuracy(fakes, task["scenes"], task["swap"])
     return {"l1": float(np.abs(fakes.astype(np.float64) - reals.astype(np.float64)).mean()),
             "object_l1": object_error(fakes, reals, task["scenes"]),
             "object_accuracy": accuracy["object"], "colour_accuracy": accuracy["colour"],

@@ -222,7 +222,7 @@ def test_a_new_model_is_one_folder_and_one_line_in_the_table(tmp_path, monkeypat
     import sys
 
     from ppugatit.inference import infer
-    from ppugatit.models import table
+    from ppugatit.models.description import load
 
     (tmp_path / "toy_gan").mkdir()
     (tmp_path / "toy_gan" / "__init__.py").write_text(TOY_DESCRIPTION)
@@ -232,7 +232,7 @@ def test_a_new_model_is_one_folder_and_one_line_in_the_table(tmp_path, monkeypat
     import toy_gan
 
     monkeypatch.setitem(DESCRIPTIONS, "toy", toy_gan.DESCRIPTION)
-    monkeypatch.setitem(MODELS, "toy", table._model_class(toy_gan.DESCRIPTION.model_class))
+    monkeypatch.setitem(MODELS, "toy", load(toy_gan.DESCRIPTION.model_class))
     over = {**TINY, **CONTRACT["ugatit"]["tiny"], "model.name": "toy", "model.toy_width": 5,
             "output_dir": str(tmp_path / "out"), "dataset.root": str(tmp_path / "data"),
             "dataset.demo": True}

@@ -55,3 +55,13 @@ def test_the_task_is_written_in_the_official_layout(tmp_path):
     test = load_test(root)
     assert test["testA"].shape == (32, 32, 32, 3) and test["testB"].shape == (32, 32, 32, 3)
     assert np.array_equal(test["testB"], make_task(32)["testB"])
+
+
+def test_the_variant_that_keeps_looks_scores_looks_as_kept():
+    """With ``swap`` off, f changes colours and background only: B's true pictures score
+    perfectly, and a translation that swaps the looks gets no object right."""
+    task = make_task(64, swap=False)
+    assert scores(task["testB"], task)["object_accuracy"] == 1.0
+    swapped = np.stack([render(s, "B", 64, swap=True) for s in task["scenes"]])
+    got = scores(swapped, task)
+    assert (got["colour_accuracy"], got["look_accuracy"], got["object_accuracy"]) == (1, 0, 0)

@@ -7,6 +7,7 @@ of descriptions is ``ppugatit/models/descriptions.py``, one line per model.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,6 +39,14 @@ class Description:
     # step, and a multi-step trajectory (None where the official trainer was not recorded)
     step_fixture: str | None = None
     trajectory_fixture: str | None = None
+    # its replay of the step fixture (ppugatit/models/<name>/replay.py), as "module:function"
+    replay: str | None = None
     # the quality bench's small setting at an image size (research/quality_bench.py), None
     # for a model the bench does not train
     quality_setting: Callable[[int], dict] | None = None
+
+
+def load(path: str):
+    """The object a description names as "module:name" (importing it may need Paddle)."""
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)

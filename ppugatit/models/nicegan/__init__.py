@@ -30,6 +30,7 @@ def quality_setting(img_size: int) -> dict:
 
 DESCRIPTION = Description(
     name="nicegan",
+    replay="ppugatit.models.nicegan.replay:replay",
     model_class="ppugatit.models.nicegan.model:NICEGAN",
     defaults=DEFAULTS,
     official_networks=("gen2B", "gen2A", "disA", "disB"),

@@ -25,6 +25,7 @@ DEFAULTS = {
 
 DESCRIPTION = Description(
     name="sagan",
+    replay="ppugatit.models.sagan.replay:replay",
     model_class="ppugatit.models.sagan.model:SAGAN",
     defaults=DEFAULTS,
     official_networks=("G", "D"),

@@ -40,6 +40,7 @@ def quality_setting(img_size: int) -> dict:
 
 DESCRIPTION = Description(
     name="ugatit",
+    replay="ppugatit.models.ugatit.replay:replay",
     model_class="ppugatit.models.ugatit.model:UGATIT",
     defaults=DEFAULTS,
     official_networks=("genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB"),
