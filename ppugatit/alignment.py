@@ -32,7 +32,12 @@ UV_TOL = 1e-5
 UPDATE_TOL = 1e-5       # for at least UPDATE_SHARE of each tensor's elements
 UPDATE_SHARE = 0.99
 UPDATE_ALL_LR = 2.5     # every element within 2.5 x lr (Adam's first step moves by up to 2 lr)
-TRAJECTORY_UPDATE_RTOL = 0.5  # after several steps: |ours - ref| / |ref - before|, L2 per tensor
+# after several steps: |ours - ref| / |ref - before|, L2 per tensor. Ours is within 0.012
+# (U-GAT-IT) and 0.009 (NICE-GAN) of the ten-step fixtures with the kernels on, 0.24 to 0.29
+# with every layer's reference code (a four-element rho; Intel, then AMD EPYC: docs/alignment
+# .md); the lr schedule advanced one step late moves U-GAT-IT's weights 0.45 to 0.49 of their
+# update, which 0.5 let pass
+TRAJECTORY_UPDATE_RTOL = 0.35
 # spectral norm's u, v after several steps, the same measure: they move from their random start
 # towards the singular vectors, so float32 noise is a tiny share of that (2e-5 seen), while an
 # element-wise 1e-5 fails on some CPUs (1.04e-5 on an AMD EPYC, the official float64 run 2.3e-6)

@@ -42,7 +42,8 @@ def test_the_trajectory_catches_what_one_step_cannot(monkeypatch, bug, fixture_n
     update (the next one adds them), the lr schedule advanced after the step instead of
     before, rho not clipped (it only leaves [0, 1] after some steps). The step fixture passes
     each; the ten-step trajectory fails each (what it measured: update error 4.9/1.8, 0.49/0.16
-    and 4.3 of the update's size, against 0.03/0.01 for the float64 official run)."""
+    and 4.3 of the update's size, against 0.03/0.01 for the float64 official run, 0.012/
+    0.009 for ours and 0.24 to 0.29 for ours with the kernels off; the bound is 0.35)."""
     if bug == "no rho clipping" and fixture_name.startswith("nicegan"):
         pytest.skip("NICE-GAN's rho is a softmax weight: nothing is clipped")
     patch = {"gradients kept": (GANModel, "backward_and_step", _gradients_kept),
@@ -53,6 +54,10 @@ def test_the_trajectory_catches_what_one_step_cannot(monkeypatch, bug, fixture_n
     assert all(r.ok for r in check_fixture(step))
     rows = check_fixture(load_fixture(os.path.join(FIXTURES, fixture_name)))
     assert [r.name for r in rows if not r.ok]
+    # the weights after the ten steps are off, not only a loss on the way; NICE-GAN's late
+    # schedule moves them 0.16 of their update, under the bound, and fails on its losses
+    if not (bug == "schedule one late" and fixture_name.startswith("nicegan")):
+        assert [r.name for r in rows if not r.ok and r.name.startswith("after/")]
 
 
 def test_a_trajectory_loss_is_held_to_the_official_codes_own_rounding():
