@@ -17,8 +17,10 @@ WEIGHTS = os.environ.get("PPUGATIT_WEIGHTS") or os.path.join(HERE, "output", "de
 if not os.path.exists(WEIGHTS):
     sys.exit(f"error: {WEIGHTS} not found; set PPUGATIT_WEIGHTS to the weights to serve "
              f"(see README, 'The web app')")
-demo = build_app(Engine(WEIGHTS, os.environ.get("PPUGATIT_CONFIG") or None))
+ENGINE = Engine(WEIGHTS, os.environ.get("PPUGATIT_CONFIG") or None)
+demo = build_app(ENGINE)
 
 if __name__ == "__main__":
-    launch(demo, os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-           int(os.environ.get("GRADIO_SERVER_PORT", 8080)))
+    with ENGINE.runtime:  # the device, threads and allocator for the server's life
+        launch(demo, os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+               int(os.environ.get("GRADIO_SERVER_PORT", 8080)))

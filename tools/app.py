@@ -19,7 +19,8 @@ def main(args) -> None:
 
     engine = Engine(args.weights, args.config, args.override, args.device)
     print(f"loaded {engine.describe()}", flush=True)
-    launch(build_app(engine), args.host, args.port)
+    with engine.runtime:  # the device, threads and allocator for the server's life
+        launch(build_app(engine), args.host, args.port)
 
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

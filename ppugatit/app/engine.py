@@ -8,6 +8,7 @@ from typing import Iterable
 import numpy as np
 
 from ppugatit.device import Runtime
+from ppugatit.kernels.cpu import using
 from ppugatit.inference import (InferenceError, dygraph_runner, load_model,
                                 z_dim)
 from ppugatit.pipelines import PIPELINES, pipeline_for
@@ -34,7 +35,8 @@ class Engine:
     def __init__(self, weights: str, config: str | None = None, overrides: Iterable[str] = (),
                  device: str | None = None):
         self.weights = weights
-        # entered for loading and for each forward pass: the server's threads start without it
+        # entered for loading, and by the server for its life (tools/app.py); each request
+        # thread puts its kernels in force (they are per thread)
         self.runtime = Runtime(device, key="--device")
         self.device = self.runtime.device
         self._lock = threading.Lock()
@@ -89,7 +91,7 @@ class Engine:
             raise InferenceError(f"direction must be one of {list(self.directions)}, "
                                  f"got '{direction}'")
         x = self.pipeline.prepare(picture, self.img_size)[None]
-        with self._lock, self.runtime:
+        with self._lock, using(self.runtime.kernels):
             fake, heat = self._runners[direction](x)
         return self.pipeline.to_uint8(fake)[0], None if heat is None else heat[0]
 
@@ -100,7 +102,7 @@ class Engine:
                                  f"got '{direction}'")
 
         def run(x: np.ndarray):
-            with self._lock, self.runtime:
+            with self._lock, using(self.runtime.kernels):
                 return self._runners[direction](x)
         return run
 
@@ -109,6 +111,6 @@ class Engine:
         if self.task != "generation":
             raise InferenceError(f"{self.name} translates pictures; it does not sample")
         z = np.random.default_rng(seed).standard_normal((1, self.z_dim), dtype=np.float32)
-        with self._lock, self.runtime:
+        with self._lock, using(self.runtime.kernels):
             images, _ = self._sampler(z)
         return to_uint8(images)[0]
