@@ -1,7 +1,7 @@
 """Score A->B translations of the objects task (issue 29) beside the trivial baselines:
 translations written by research/official_trainer.py (the official trainer) or by ours.
 
-    python research/objects_bench.py --img_size 96 /tmp/official_s0.npz /tmp/official_s1.npz
+    python research/objects_bench.py --img_size 96 --variant coded /tmp/official_s0.npz /tmp/official_s1.npz
 
 One row per file and per baseline: whole-picture L1, object L1 (0..255) and the share of
 objects with the right colour, the right look and both; then whether the task is accepted:
@@ -15,16 +15,16 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from objects_task import make_task, scores, trivial_baselines  # noqa: E402
+from objects_task import VARIANTS, make_task, scores, trivial_baselines  # noqa: E402
 
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("files", nargs="+", help=".npz files with 'fakes' (N, H, W, 3) uint8")
 p.add_argument("--img_size", type=int, default=96)
-p.add_argument("--keep-looks", action="store_true", help="the task variant whose f keeps "
-               "each object's look (colours and background only)")
+p.add_argument("--variant", default="swap", choices=list(VARIANTS),
+               help="the task's variant (research/objects_task.py says what each f is)")
 args = p.parse_args()
 
-task = make_task(args.img_size, swap=not args.keep_looks)
+task = make_task(args.img_size, variant=args.variant)
 rows = {f"baseline: {k}": v for k, v in trivial_baselines(task).items()}
 runs = {}
 for path in args.files:

@@ -13,9 +13,19 @@ object metrics see that: :func:`object_error` is the L1 restricted to the object
 come with the scene), :func:`object_accuracy` the share of objects whose translation has the
 right colour and the right look. No noise, no texture: every pixel of B is predictable from A.
 Deterministic from the seed; nothing is shipped.
+
+Variants (:data:`VARIANTS`): ``swap`` is the above. It is not identifiable from unpaired
+pictures: when colours and looks are drawn independently of everything else, any bijection of
+the palettes and either look map match B's distribution equally well, so the adversarial and
+cycle terms cannot tell the right one, and the official trainer's first runs did not find it.
+``keep`` keeps each object's look (the choice a translator biased to identity makes).
+``coded`` also ties each object's colour to its shape in both domains (a disc is always red in
+A and always green in B), so the colour map is the only one that keeps the geometry: f is then
+identifiable, and a translator that learns it must read each object's shape.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import cv2
@@ -34,10 +44,13 @@ PERMUTATION = (2, 0, 3, 1)  # A's colour k becomes B's colour PERMUTATION[k]
 BACKGROUND = {"A": (200, 200, 200), "B": (20, 30, 70)}
 SHAPES = ("disc", "square", "triangle")
 COUNTS = {"trainA": 300, "trainB": 300, "test": 32}
+# variant -> (f swaps filled <-> outlined, an object's colour is its shape's)
+VARIANTS = {"swap": (True, False), "keep": (False, False), "coded": (False, True)}
 
 
-def make_scene(rng: np.random.Generator) -> list[dict]:
-    """One to three objects that do not overlap much: what every translation must keep."""
+def make_scene(rng: np.random.Generator, coded: bool = False) -> list[dict]:
+    """One to three objects that do not overlap much: what every translation must keep (with
+    ``coded``, each object has its shape's colour; the same draws, so the same geometry)."""
     objects: list[dict] = []
     for _ in range(int(rng.integers(1, 4))):
         for _attempt in range(20):
@@ -46,6 +59,8 @@ def make_scene(rng: np.random.Generator) -> list[dict]:
                    "colour": int(rng.integers(4)), "filled": bool(rng.integers(2))}
             if all(np.hypot(*(obj["centre"] - o["centre"])) > 0.9 * (obj["radius"] + o["radius"])
                    for o in objects):
+                if coded:
+                    obj["colour"] = SHAPES.index(obj["shape"])
                 objects.append(obj)
                 break
     return objects
@@ -102,33 +117,52 @@ def render(scene: list[dict], domain: str, size: int, swap: bool = True) -> np.n
     return img
 
 
-def make_task(size: int, seed: int = 29, swap: bool = True) -> dict:
+def variant_of(name: str) -> tuple[bool, bool]:
+    if name not in VARIANTS:
+        raise ValueError(f"objects task variant '{name}': use one of {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def make_task(size: int, seed: int = 29, variant: str = "swap") -> dict:
     """``{"trainA", "trainB", "testA", "testB"}`` -> uint8 NHWC arrays, ``"scenes"``: the test
-    scenes (testA[i] and testB[i] draw scenes[i]), and ``"swap"``: whether f swaps looks."""
-    out: dict = {"swap": swap}
+    scenes (testA[i] and testB[i] draw scenes[i]), ``"variant"`` and ``"swap"``: whether f
+    swaps looks."""
+    swap, coded = variant_of(variant)
+    out: dict = {"swap": swap, "variant": variant}
     for k, folder in enumerate(("trainA", "trainB")):
         rng = np.random.default_rng([seed, k])
-        out[folder] = np.stack([render(make_scene(rng), folder[-1], size, swap)
+        out[folder] = np.stack([render(make_scene(rng, coded), folder[-1], size, swap)
                                 for _ in range(COUNTS[folder])])
     rng = np.random.default_rng([seed, 2])
-    scenes = [make_scene(rng) for _ in range(COUNTS["test"])]
+    scenes = [make_scene(rng, coded) for _ in range(COUNTS["test"])]
     for folder in ("testA", "testB"):
         out[folder] = np.stack([render(s, folder[-1], size, swap) for s in scenes])
     out["scenes"] = scenes
     return out
 
 
-def ensure_objects_task(root: str, size: int, seed: int = 29, swap: bool = True) -> str:
+def ensure_objects_task(root: str, size: int, seed: int = 29, variant: str = "swap") -> str:
     """The task's pictures under ``root`` in the official layout (trainA, trainB, testA,
-    testB), written unless they are there."""
+    testB), written unless that task is there; ``task.json`` says which task a folder holds."""
     wanted = {"trainA": COUNTS["trainA"], "trainB": COUNTS["trainB"],
               "testA": COUNTS["test"], "testB": COUNTS["test"]}
-    if all(len(list_images(os.path.join(root, f))) == n for f, n in wanted.items()):
-        return root
-    task = make_task(size, seed, swap)
+    settings = {"size": size, "seed": seed, "variant": variant}
+    stamp = os.path.join(root, "task.json")
+    if os.path.exists(stamp):
+        with open(stamp, encoding="utf-8") as f:
+            held = json.load(f)
+        if held != settings:
+            raise ValueError(f"{root} holds the objects task {held}, not {settings}: "
+                             "choose another folder")
+        if all(len(list_images(os.path.join(root, f))) == n for f, n in wanted.items()):
+            return root
+    task = make_task(size, seed, variant)
     for folder in wanted:
         for i, img in enumerate(task[folder]):
             write_image(os.path.join(root, folder, f"{i:04d}.png"), img)
+    with open(stamp + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(settings, f)
+    os.replace(stamp + ".tmp", stamp)
     return root
 
 

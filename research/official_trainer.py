@@ -3,7 +3,7 @@ task folder and keep its A->B translations of the test set for scoring (issue 29
 that has torch (it needs neither Paddle nor OpenCV); score with ``research/objects_bench.py``:
 
     /path/to/torch-env/bin/python research/official_trainer.py --repo ../UGATIT-pytorch \\
-        --data output/objects96 --iterations 2000 --seed 0 --out official_s0.npz
+        --data output/objects96 --iterations 3000 --every 500 --seed 0 --out official_s0.npz
 
 Two things are changed around the official code, and nothing in its training step:
 - ``trainA_iter.next()`` (and the other loaders' ``.next()``) becomes ``next(trainA_iter)``:
@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import types
@@ -42,6 +43,8 @@ p.add_argument("--img_size", type=int, default=96)
 p.add_argument("--lr", type=float, default=1e-4)
 p.add_argument("--adv-weight", type=float, default=1)
 p.add_argument("--cam-weight", type=float, default=1000)
+p.add_argument("--every", type=int, default=0, help="also translate with the official "
+               "checkpoints it saves every this many iterations (its save_freq; 0: the end only)")
 p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")
 p.add_argument("--out", required=True, help=".npz file for the translations")
 args = p.parse_args()
@@ -70,7 +73,7 @@ os.chdir(work)
 
 options = argparse.Namespace(
     phase="train", light=bool(args.light), dataset="task", iteration=args.iterations,
-    batch_size=1, print_freq=10 ** 9, save_freq=10 ** 9, decay_flag=True, lr=args.lr,
+    batch_size=1, print_freq=10 ** 9, save_freq=args.every or 10 ** 9, decay_flag=True, lr=args.lr,
     weight_decay=1e-4, adv_weight=args.adv_weight, cycle_weight=10, identity_weight=10,
     cam_weight=args.cam_weight, ch=args.ch, n_res=args.n_res, n_dis=6, img_size=args.img_size,
     img_ch=3, result_dir="results", device="cpu", benchmark_flag=False, resume=False)
@@ -81,15 +84,30 @@ gan = official.UGATIT(options)
 gan.build_model()
 gan.train()
 
-# its A->B translations of the test set, as its test() makes them (eval mode, test transform)
-gan.genA2B.eval()
-fakes = []
-with torch.no_grad():
-    for real_A, _ in gan.testA_loader:
-        fake, _, _ = gan.genA2B(real_A)
-        picture = (fake[0].permute(1, 2, 0).numpy() + 1) / 2
-        fakes.append(np.clip(np.round(picture * 255), 0, 255).astype(np.uint8))
-np.savez_compressed(args.out, fakes=np.stack(fakes), seed=args.seed,
+
+def translate() -> np.ndarray:
+    """Its A->B translations of the test set, as its test() makes them (eval mode, test
+    transform)."""
+    gan.genA2B.eval()
+    fakes = []
+    with torch.no_grad():
+        for real_A, _ in gan.testA_loader:
+            fake, _, _ = gan.genA2B(real_A)
+            picture = (fake[0].permute(1, 2, 0).numpy() + 1) / 2
+            fakes.append(np.clip(np.round(picture * 255), 0, 255).astype(np.uint8))
+    return np.stack(fakes)
+
+
+final = translate()
+at = {}
+if args.every:
+    for step in range(args.every, args.iterations + 1, args.every):
+        gan.load(os.path.join(work, "results", "task", "model"), step)  # its own checkpoint
+        at[f"fakes_{step}"] = translate()
+np.savez_compressed(args.out + ".tmp.npz", fakes=final, seed=args.seed,
                     iterations=args.iterations, patched_next_calls=patched,
-                    settings=json.dumps(vars(args)))
-print(f"wrote {len(fakes)} A->B translations to {args.out} ({patched} .next() calls patched)")
+                    settings=json.dumps(vars(args)), **at)
+os.replace(args.out + ".tmp.npz", args.out)
+shutil.rmtree(work, ignore_errors=True)  # its checkpoints, read above
+print(f"wrote {len(final)} A->B translations ({len(at)} checkpoints besides the end) to "
+      f"{args.out} ({patched} .next() calls patched)")

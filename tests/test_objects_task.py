@@ -3,8 +3,8 @@ metrics tell a learned translation from outputs that learn nothing."""
 import numpy as np
 import pytest
 
-from objects_task import (PALETTE_A, PALETTE_B, PERMUTATION, ensure_objects_task, load_test,
-                          make_task, render, scores, trivial_baselines)
+from objects_task import (PALETTE_A, PALETTE_B, PERMUTATION, SHAPES, ensure_objects_task,
+                          load_test, make_task, render, scores, trivial_baselines)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +58,38 @@ def test_the_task_is_written_in_the_official_layout(tmp_path):
 
 
 def test_the_variant_that_keeps_looks_scores_looks_as_kept():
-    """With ``swap`` off, f changes colours and background only: B's true pictures score
+    """In ``keep``, f changes colours and background only: B's true pictures score
     perfectly, and a translation that swaps the looks gets no object right."""
-    task = make_task(64, swap=False)
+    task = make_task(64, variant="keep")
     assert scores(task["testB"], task)["object_accuracy"] == 1.0
     swapped = np.stack([render(s, "B", 64, swap=True) for s in task["scenes"]])
     got = scores(swapped, task)
     assert (got["colour_accuracy"], got["look_accuracy"], got["object_accuracy"]) == (1, 0, 0)
+
+
+def test_the_coded_variant_ties_colour_to_shape_and_keeps_the_geometry():
+    """``coded``: every object has its shape's colour in both domains (so the colour map is
+    identifiable from unpaired pictures), on the same scenes as the other variants; trivial
+    outputs still get no object right, and giving each shape another shape's colour fails."""
+    coded, plain = make_task(64, variant="coded"), make_task(64)
+    assert [[(o["shape"], o["centre"].tolist()) for o in s] for s in coded["scenes"]] == [
+        [(o["shape"], o["centre"].tolist()) for o in s] for s in plain["scenes"]]
+    objects = [o for s in coded["scenes"] for o in s]
+    assert {o["shape"] for o in objects} == set(SHAPES)
+    assert all(o["colour"] == SHAPES.index(o["shape"]) for o in objects)
+    assert scores(coded["testB"], coded)["object_accuracy"] == 1.0
+    for name, got in trivial_baselines(coded).items():
+        assert got["object_accuracy"] == 0, name
+    shifted = [[dict(o, colour=(o["colour"] + 1) % 3) for o in s] for s in coded["scenes"]]
+    got = scores(np.stack([render(s, "B", 64, swap=False) for s in shifted]), coded)
+    assert (got["colour_accuracy"], got["look_accuracy"]) == (0, 1)
+
+
+def test_a_folder_holding_another_task_is_refused(tmp_path):
+    root = str(tmp_path / "objects")
+    ensure_objects_task(root, 32, variant="coded")
+    assert ensure_objects_task(root, 32, variant="coded") == root
+    with pytest.raises(ValueError, match="holds the objects task .*'coded'.*choose another"):
+        ensure_objects_task(root, 32, variant="keep")
+    with pytest.raises(ValueError, match="variant 'odd': use one of swap, keep, coded"):
+        make_task(32, variant="odd")
