@@ -45,8 +45,13 @@ def assert_outputs_match(model, fixture, nhwc: bool):
     for i, photo in enumerate(PHOTOS):
         x = pipe.prepare(read_image(photo), size)
         ref_in = fixture[f"A2B/{i}/input"]
-        np.testing.assert_allclose(x, ref_in[0].transpose(2, 0, 1) if nhwc else ref_in,
-                                   atol=1e-6, err_msg=f"input {photo}")
+        ref_x = ref_in[0].transpose(2, 0, 1) if nhwc else ref_in
+        # cv2's uint8 bicubic rounds in SIMD paths that differ by one level between builds
+        # and CPUs: the input is held to one level on a few values, the networks to the
+        # fixture's own input
+        level = np.abs(x - ref_x) * 127.5
+        assert level.max() <= 1 + 1e-3 and (level > 1e-3).mean() < 1e-3, (photo, level.max())
+        x = ref_x.astype(np.float32)
         for d, gen in (("A2B", model.genA2B), ("B2A", model.genB2A)):
             with paddle.no_grad():
                 out, cam, heat = (t.numpy() for t in gen(paddle.to_tensor(x[None])))

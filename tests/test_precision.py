@@ -39,7 +39,15 @@ def test_pictures(tmp_path_factory):
 @pytest.fixture(scope="module")
 def int8_folder(tmp_path_factory, test_pictures):
     out = str(tmp_path_factory.mktemp("int8"))
-    line = export_from_weights(TRAINED, out, precision="int8", calibrate=test_pictures)
+    try:
+        line = export_from_weights(TRAINED, out, precision="int8", calibrate=test_pictures)
+    except PrecisionError as refused:
+        # measured on an AVX2-only EPYC (no VNNI): the demo model's int8 gives PSNR 23.1 dB
+        # and the gate refuses it, as it should; with VNNI it passes (the earlier machines)
+        if cpu_features()["vnni"]:
+            raise
+        assert "--precision int8 refused" in str(refused) and "try --precision" in str(refused)
+        pytest.skip(f"this CPU has no VNNI and the gate refused the int8 export: {refused}")
     return out, line
 
 

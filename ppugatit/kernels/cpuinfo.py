@@ -7,7 +7,7 @@ import os
 
 def cpu_features() -> dict:
     """What the CPU offers, read at start-up (thread counts and reports follow it, no CPU is
-    assumed): vendor, model, usable cores, AVX-512, AMX."""
+    assumed): vendor, model, usable cores, AVX-512, AMX, VNNI."""
     info = {"vendor": "unknown", "model": "unknown", "flags": set()}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -29,7 +29,8 @@ def cpu_features() -> dict:
     except AttributeError:
         cores = os.cpu_count() or 1
     return {**info, "cores": cores, "avx512": "avx512f" in flags,
-            "avx512_bf16": "avx512_bf16" in flags, "amx": "amx_tile" in flags}
+            "avx512_bf16": "avx512_bf16" in flags, "amx": "amx_tile" in flags,
+            "vnni": bool({"avx512_vnni", "avx_vnni", "amx_int8"} & flags)}
 
 
 def describe_cpu(features: dict | None = None) -> str:
