@@ -7,87 +7,42 @@ official file imports thop to print parameter and FLOP counts); score with
     /path/to/torch-env/bin/python research/official_nicegan_trainer.py --repo ../NICE-GAN-pytorch \\
         --data output/objects96 --iterations 3000 --every 500 --seed 0 --out nicegan_s0.npz
 
-Two things are changed around the official code, and nothing in its training step:
-- ``trainA_iter.next()`` (and the other loaders' ``.next()``) becomes ``next(trainA_iter)``:
-  Python 3 iterators, and so torch 2.x's data loader iterators, have no ``next`` method. The
-  official file is read, patched in memory by that one substitution and executed as a module.
-- torchvision's compiled detection operators cannot load beside a CPU-only torch here; its
-  fake-tensor registrations of them are skipped so that its pure-Python ``transforms``, the
-  only part the official code uses, import.
+research/official_harness.py says what is changed around the official code (one in-memory
+substitution, ``X_iter.next()`` -> ``next(X_iter)``, and nothing in its training step) and how
+a run is seeded.
 
 NICE-GAN has no encoder of its own: a picture is translated by the other domain's generator from
 the features of its own domain's discriminator, ``gen2B(disA(real_A)[4])``, as its ``test()``
 does. Its ``load()`` reads only ``<dataset>_params_latest.pt``, so each checkpoint that its
 ``save()`` wrote every ``--every`` iterations is linked under that name before ``load()``.
-print_freq is never reached, so no sample images are drawn during training (they would take
-pictures from the loaders and so change the run).
-
-Seeds: Python's, numpy's and torch's generators are seeded with ``--seed`` before the networks
-are built, so a run is repeatable. The loss weights are main.py's (adversarial 1, cycle 10,
-reconstruction 10; the CAM term shares the adversarial weight); ``--adv-weight 0`` drops the
-adversarial terms. With its 7 discriminator layers the pictures must be at least 96 pixels.
+The loss weights are main.py's (adversarial 1, cycle 10, reconstruction 10; the CAM term
+shares the adversarial weight); ``--adv-weight 0`` drops the adversarial terms. With its 7
+discriminator layers the pictures must be at least 96 pixels.
 """
 import argparse
-import json
 import os
-import random
-import re
-import shutil
 import sys
-import tempfile
-import types
 
 import numpy as np
 
-p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-p.add_argument("--repo", required=True, help="a checkout of alpc91/NICE-GAN-pytorch")
-p.add_argument("--data", required=True, help="a task folder: trainA, trainB, testA, testB")
-p.add_argument("--iterations", type=int, default=2000)
-p.add_argument("--seed", type=int, default=0)
-p.add_argument("--light", type=int, default=1)
-p.add_argument("--ch", type=int, default=8)
-p.add_argument("--n_res", type=int, default=2)
-p.add_argument("--img_size", type=int, default=96)
-p.add_argument("--lr", type=float, default=1e-4)
-p.add_argument("--adv-weight", type=float, default=1)
-p.add_argument("--every", type=int, default=0, help="also translate with the official "
-               "checkpoints it saves every this many iterations (its save_freq; 0: the end only)")
-p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")
-p.add_argument("--out", required=True, help=".npz file for the translations")
-args = p.parse_args()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from official_harness import (NEVER, arguments, load_official, parse,  # noqa: E402
+                              save_translations, seed_all, to_picture, work_folder)
 
-sys.modules["torchvision._meta_registrations"] = types.ModuleType(
-    "torchvision._meta_registrations")
-import torch  # noqa: E402
+args = parse(arguments(__doc__.splitlines()[0], "alpc91/NICE-GAN-pytorch"))
 
-if args.threads:
-    torch.set_num_threads(args.threads)
-sys.path.insert(0, os.path.abspath(args.repo))
-source_path = os.path.join(os.path.abspath(args.repo), "NICE.py")
-with open(source_path, encoding="utf-8") as f:
-    source, patched = re.subn(r"\b(\w+_iter)\.next\(\)", r"next(\1)", f.read())
-official = types.ModuleType("NICE")
-official.__file__ = source_path
-exec(compile(source, source_path, "exec"), official.__dict__)  # the official file, patched
+official, patched = load_official(args.repo, "NICE.py", args.threads)
+import torch  # noqa: E402  (after load_official, which prepares torchvision's import)
 
-data = os.path.abspath(args.data)
-work = tempfile.mkdtemp(prefix="official-nicegan-")
-os.makedirs(os.path.join(work, "dataset"))
-os.symlink(data, os.path.join(work, "dataset", "task"))
-for sub in ("model", "img", "fakeA", "fakeB"):
-    os.makedirs(os.path.join(work, "results", "task", sub))
-os.chdir(work)
-
+work = work_folder(args.data, "official-nicegan-", ("model", "img", "fakeA", "fakeB"))
 options = argparse.Namespace(
     phase="train", light=bool(args.light), dataset="task", iteration=args.iterations,
-    batch_size=1, print_freq=10 ** 9, save_freq=args.every or 10 ** 9, decay_flag=True, lr=args.lr,
+    batch_size=1, print_freq=NEVER, save_freq=args.every or NEVER, decay_flag=True, lr=args.lr,
     weight_decay=1e-4, adv_weight=args.adv_weight, cycle_weight=10, recon_weight=10, ch=args.ch,
     n_res=args.n_res, n_dis=7, img_size=args.img_size, img_ch=3, result_dir="results",
     device="cpu", benchmark_flag=False, resume=False, gradient_penalty_weight=10.0,
     n_downsampling=2)
-random.seed(args.seed)
-np.random.seed(args.seed)
-torch.manual_seed(args.seed)
+seed_all(args.seed)
 gan = official.NICE(options)
 gan.build_model()
 gan.train()
@@ -98,14 +53,9 @@ def translate() -> np.ndarray:
     transform, the generator fed by disA's features)."""
     for net in (gan.gen2B, gan.gen2A, gan.disA, gan.disB):
         net.eval()
-    fakes = []
     with torch.no_grad():
-        for real_A, _ in gan.testA_loader:
-            _, _, _, _, real_A_z = gan.disA(real_A)
-            fake = gan.gen2B(real_A_z)
-            picture = (fake[0].permute(1, 2, 0).numpy() + 1) / 2
-            fakes.append(np.clip(np.round(picture * 255), 0, 255).astype(np.uint8))
-    return np.stack(fakes)
+        return np.stack([to_picture(gan.gen2B(gan.disA(real_A)[4]))
+                         for real_A, _ in gan.testA_loader])
 
 
 final = translate()
@@ -119,10 +69,4 @@ if args.every:
                    latest)
         gan.load()  # its own checkpoint of this step
         at[f"fakes_{step}"] = translate()
-np.savez_compressed(args.out + ".tmp.npz", fakes=final, seed=args.seed,
-                    iterations=args.iterations, patched_next_calls=patched,
-                    settings=json.dumps(vars(args)), **at)
-os.replace(args.out + ".tmp.npz", args.out)
-shutil.rmtree(work, ignore_errors=True)  # its checkpoints, read above
-print(f"wrote {len(final)} A->B translations ({len(at)} checkpoints besides the end) to "
-      f"{args.out} ({patched} .next() calls patched)")
+save_translations(args, final, at, patched, work)
