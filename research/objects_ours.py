@@ -33,10 +33,14 @@ p.add_argument("--seed", type=int, default=0)
 p.add_argument("--img_size", type=int, default=96)
 p.add_argument("--lr", type=float, default=1e-4)
 p.add_argument("--adv-weight", type=float, default=1)
-p.add_argument("--cam-weight", type=float, default=1000, help="U-GAT-IT only")
+p.add_argument("--cam-weight", type=float, help="U-GAT-IT only (default 1000, the official)")
 p.add_argument("--threads", type=int, default=0)
 p.add_argument("--out", required=True, help=".npz file for the translations")
 args = p.parse_args()
+if args.model == "nicegan" and args.cam_weight is not None:
+    p.error("--cam-weight: NICE-GAN's CAM term shares the adversarial weight; use --adv-weight")
+if args.model == "ugatit" and args.cam_weight is None:
+    args.cam_weight = 1000.0
 
 if args.model == "ugatit":
     extra = {"model.n_dis_global": 7, "model.n_dis_local": 5, "loss.cam_weight": args.cam_weight}
