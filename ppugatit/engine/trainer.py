@@ -340,6 +340,8 @@ class Trainer:
 
     def _check_finite(self, losses: dict) -> None:
         for name in ("D_loss", "G_loss"):
+            if name not in losses:  # no D update: U-GAT-IT without its adversarial term
+                continue
             value = float(losses[name])
             if not math.isfinite(value):
                 latest = os.path.join(self.ckpt_dir, "latest.pdckpt")

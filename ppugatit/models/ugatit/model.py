@@ -168,7 +168,15 @@ class UGATIT(GANModel):
 
     def updates(self) -> list:
         """D, then G with the discriminators frozen (the official code computes their
-        gradient in the G update and discards it)."""
+        gradient in the G update and discards it).
+
+        With ``loss.adv_weight`` 0 (the ablation) the discriminators are neither run nor
+        updated: trained on a zero loss, Adam's weight decay alone shrinks their weights
+        towards 0 until the spectral norm divides 0 by 0 (about iteration 600 at lr 2e-4),
+        and the NaN it gives makes the official code output NaN and Paddle 3.3's CPU
+        kernels abort the process."""
+        if self.cfg.loss.adv_weight == 0:
+            return [("G", self.G_losses, self.discriminators)]
         return [("D", self.D_losses, []), ("G", self.G_losses, self.discriminators)]
 
     def D_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
@@ -200,19 +208,14 @@ class UGATIT(GANModel):
                                    + D_ad_cam_loss_LB)
         return {"D_loss": D_loss_A + D_loss_B, "D_loss_A": D_loss_A, "D_loss_B": D_loss_B}
 
-    def G_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
-        """The full objective lambda_1 L_lsgan + lambda_2 L_cycle + lambda_3 L_identity +
-        lambda_4 L_cam, lambda = (1, 10, 10, 1000) by default."""
+    def G_adversarial(self, x: SimpleNamespace) -> tuple[paddle.Tensor, paddle.Tensor]:
+        """lambda_1 L_lsgan for G: each D's logits and CAM logits on the fakes, towards 1."""
         w = self.cfg.loss
-        fake_A2B2A, _, _ = self.genB2A(x.fake_A2B)
-        fake_B2A2B, _, _ = self.genA2B(x.fake_B2A)
-
         fake_GA_logit, fake_GA_cam_logit, _ = self.disGA(x.fake_B2A)
         fake_LA_logit, fake_LA_cam_logit, _ = self.disLA(x.fake_B2A)
         fake_GB_logit, fake_GB_cam_logit, _ = self.disGB(x.fake_A2B)
         fake_LB_logit, fake_LB_cam_logit, _ = self.disLB(x.fake_A2B)
 
-        # L_lsgan for G: each D's logits and CAM logits on the fakes, towards 1
         G_ad_loss_GA = mse_to(fake_GA_logit, 1)
         G_ad_cam_loss_GA = mse_to(fake_GA_cam_logit, 1)
         G_ad_loss_LA = mse_to(fake_LA_logit, 1)
@@ -221,6 +224,21 @@ class UGATIT(GANModel):
         G_ad_cam_loss_GB = mse_to(fake_GB_cam_logit, 1)
         G_ad_loss_LB = mse_to(fake_LB_logit, 1)
         G_ad_cam_loss_LB = mse_to(fake_LB_cam_logit, 1)
+
+        G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_GA + G_ad_loss_LA
+                                      + G_ad_cam_loss_LA)
+        G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_GB + G_ad_loss_LB
+                                      + G_ad_cam_loss_LB)
+        return G_ad_loss_A, G_ad_loss_B
+
+    def G_losses(self, x: SimpleNamespace) -> dict[str, paddle.Tensor]:
+        """The full objective lambda_1 L_lsgan + lambda_2 L_cycle + lambda_3 L_identity +
+        lambda_4 L_cam, lambda = (1, 10, 10, 1000) by default."""
+        w = self.cfg.loss
+        fake_A2B2A, _, _ = self.genB2A(x.fake_A2B)
+        fake_B2A2B, _, _ = self.genA2B(x.fake_B2A)
+        G_ad_loss_A, G_ad_loss_B = self.G_adversarial(x) if w.adv_weight != 0 else (
+            paddle.zeros([]), paddle.zeros([]))
 
         # L_cycle and L_identity: L1 to the input
         G_recon_loss_A = F.l1_loss(fake_A2B2A, x.real_A)
@@ -232,10 +250,6 @@ class UGATIT(GANModel):
         G_cam_loss_A = bce_to(x.fake_B2A_cam_logit, 1) + bce_to(x.fake_A2A_cam_logit, 0)
         G_cam_loss_B = bce_to(x.fake_A2B_cam_logit, 1) + bce_to(x.fake_B2B_cam_logit, 0)
 
-        G_ad_loss_A = w.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_GA + G_ad_loss_LA
-                                      + G_ad_cam_loss_LA)
-        G_ad_loss_B = w.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_GB + G_ad_loss_LB
-                                      + G_ad_cam_loss_LB)
         G_loss_A = (G_ad_loss_A + w.cycle_weight * G_recon_loss_A
                     + w.identity_weight * G_identity_loss_A + w.cam_weight * G_cam_loss_A)
         G_loss_B = (G_ad_loss_B + w.cycle_weight * G_recon_loss_B
